@@ -1,0 +1,293 @@
+"""Latency a user feels in JupyterLab: from a control change to the new feature-map image painted.
+
+For MobileNetV2 (ImageNet weights, offline) and ResNet-50 (random weights) this starts JupyterLab
+on loopback, runs a generated notebook holding one ``LayerExplorer`` in headless Debian chromium,
+and changes each control (layer, channel, grid width, normalization) at least 20 times:
+
+* browser ms: ``performance.now()`` at the input event (capture-phase listener on ``document``) to
+  the frame after the new ``<img src>`` decoded (MutationObserver -> ``img.decode()`` ->
+  ``requestAnimationFrame`` -> ``setTimeout 0``, i.e. after that frame was painted);
+* python ms: in the kernel, the time spent in the explorer's ``_fill_channels`` + ``_render`` for
+  that change (wrapped by the generated notebook; the feature-map PNG cache is cleared before each
+  render so every change pays for a fresh render, the worst case).
+
+Prints a table and writes the "## Browser latency" section of benchmarks/RESULTS.md.
+Usage: ``python benchmarks/browser_latency.py [--changes 20] [--no-write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+from lab_harness import jupyter_lab, launch_browser  # noqa: E402
+from lab_page import (  # noqa: E402
+    control,
+    open_notebook,
+    open_tab,
+    run_all_cells,
+    shown_image,
+    visible_panel,
+    wait_kernel_idle,
+)
+
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+SECTION = "## Browser latency"
+TARGET_MEDIAN_MS, TARGET_P95_MS = 150.0, 300.0
+WARMUP = 2
+CONTROLS = ("layer", "channel", "grid width", "normalization")
+
+MODELS = {
+    "MobileNetV2 (ImageNet weights)": (
+        "from torchvision.models import MobileNet_V2_Weights, mobilenet_v2\n"
+        "weights = MobileNet_V2_Weights.IMAGENET1K_V1\n"
+        "model = mobilenet_v2(weights=weights).eval()\n"
+    ),
+    "ResNet-50 (random weights)": (
+        "from torchvision.models import resnet50\n"
+        "torch.manual_seed(0)\n"
+        "weights = None\n"
+        "model = resnet50(weights=None).eval()\n"
+    ),
+}
+
+# The kernel side: build the explorer, and log how long each change spends in Python.
+_SETUP = """\
+import time
+import skimage.data
+import torch
+from featviz_widgets.widgets import LayerExplorer
+{model}
+explorer = LayerExplorer(model, skimage.data.chelsea(), weights=weights)
+TIMINGS = {timings!r}
+
+
+def _timed(method):
+    def run(*args, **kwargs):
+        if method.__name__ == "_render":
+            explorer.tabs["Feature maps"].clear_cache()  # measure fresh renders, not cache hits
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            with open(TIMINGS, "a") as log:
+                log.write(f"{{(time.perf_counter() - start) * 1000:.3f}}\\n")
+    return run
+
+
+explorer._fill_channels = _timed(explorer._fill_channels)
+explorer._render = _timed(explorer._render)
+explorer
+"""
+
+# Arms a one-shot measurement: the first input event starts the clock, the next painted src stops it.
+_INSTALL_JS = """img => {
+  window.__lat = {armed: false};
+  const start = () => { const L = window.__lat;
+    if (L.armed && L.t0 === undefined) { L.t0 = performance.now(); } };
+  for (const ev of ['keydown', 'mousedown', 'input', 'change']) {
+    document.addEventListener(ev, start, true);
+  }
+  new MutationObserver(() => {
+    const L = window.__lat;
+    if (!L.armed || L.t0 === undefined || L.pending) { return; }
+    L.pending = true;
+    img.decode().catch(() => {}).then(() => requestAnimationFrame(
+      () => setTimeout(() => { L.t1 = performance.now(); }, 0)));
+  }).observe(img, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+@dataclass
+class Series:
+    """Latencies of one control on one model."""
+
+    browser_ms: list[float] = field(default_factory=list)
+    python_ms: list[float] = field(default_factory=list)
+    missed: int = 0
+
+
+def write_notebook(folder: Path, name: str, model_code: str, timings: Path) -> str:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(_SETUP.format(model=model_code, timings=str(timings)))]
+    filename = f"{name}.ipynb"
+    nbformat.write(nb, folder / filename)
+    return filename
+
+
+def _python_ms(timings: Path, seen: int, page) -> tuple[float, int]:  # noqa: ANN001
+    """Kernel time logged since line ``seen`` (waits for the kernel to finish the change)."""
+    wait_kernel_idle(page, timeout_s=30)
+    lines = timings.read_text().split()
+    return sum(float(x) for x in lines[seen:]), len(lines)
+
+
+def measure(page, timings: Path, action, n: int) -> Series:  # noqa: ANN001
+    """Run ``action(i)`` for WARMUP + n changes; time the measured ones."""
+    series, seen = Series(), len(timings.read_text().split())
+    for i in range(WARMUP + n):
+        page.evaluate("() => { window.__lat = {armed: true}; }")
+        action(i)
+        try:
+            page.wait_for_function("() => window.__lat.t1 !== undefined", timeout=15_000)
+        except Exception:  # noqa: BLE001 - no new picture: counted, not fatal
+            series.missed += i >= WARMUP
+            _, seen = _python_ms(timings, seen, page)
+            continue
+        lat = page.evaluate("() => window.__lat.t1 - window.__lat.t0")
+        python, seen = _python_ms(timings, seen, page)
+        if i >= WARMUP:
+            series.browser_ms.append(lat)
+            series.python_ms.append(python)
+    return series
+
+
+def _quiet(page, fn) -> None:  # noqa: ANN001
+    """An unmeasured change: disarm, do it, let the kernel settle."""
+    page.evaluate("() => { window.__lat = {armed: false}; }")
+    fn()
+    page.wait_for_timeout(300)
+    wait_kernel_idle(page, timeout_s=60)
+
+
+def run_model(browser, base: Path, label: str, model_code: str, n: int) -> dict[str, Series]:  # noqa: ANN001
+    timings = base / f"timings-{len(label)}.txt"
+    timings.write_text("")
+    root = base / "root"
+    root.mkdir(exist_ok=True)
+    name = write_notebook(root, f"bench{len(list(root.iterdir()))}", model_code, timings)
+    with jupyter_lab(root, base / "state") as server:
+        context = browser.new_context(viewport={"width": 1400, "height": 1400})
+        page = context.new_page()
+        try:
+            open_notebook(page, server.url, name)
+            run_all_cells(page, timeout_s=300)
+            ex = page.locator(".featviz-explorer").first
+            open_tab(ex, "Feature maps")
+            img = shown_image(visible_panel(ex))
+            img.wait_for(state="visible", timeout=60_000)
+            img.evaluate(_INSTALL_JS)
+            return _measure_controls(page, ex, timings, n)
+        finally:
+            context.close()
+
+
+def _measure_controls(page, ex, timings: Path, n: int) -> dict[str, Series]:  # noqa: ANN001
+    layer = control(ex, "dropdown", "Layer").locator("select")
+    channel = control(ex, "dropdown", "Channel").locator("select")
+    norm = control(ex, "dropdown", "Normalize").locator("select")
+    handle = control(ex, "slider", "Grid width").locator(".noUi-handle").first
+    layers = layer.evaluate("s => [...s.options].map(o => o.value)")
+    # Evenly spread over the network, each different from the one before.
+    picks = [layers[1 + (i * (len(layers) - 2)) // (WARMUP + n - 1)] for i in range(WARMUP + n)]
+    out = {"layer": measure(page, timings, lambda i: layer.select_option(picks[i]), n)}
+    _quiet(page, lambda: layer.select_option(layers[len(layers) // 4]))
+    handle.focus()
+    out["grid width"] = measure(page, timings, lambda i: handle.press("ArrowRight"), n)
+    norms = norm.evaluate("s => [...s.options].map(o => o.value)")
+    start = norms.index(norm.input_value())
+    out["normalization"] = measure(
+        page, timings, lambda i: norm.select_option(norms[(start + 1 + i) % len(norms)]), n
+    )
+    count = channel.evaluate("s => s.options.length") - 2  # after "grid" and "sum"
+    out["channel"] = measure(page, timings, lambda i: channel.select_option(index=2 + i % count), n)
+    return out
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.median(values)), float(np.percentile(values, 95))
+
+
+def table(results: dict[str, dict[str, Series]]) -> list[str]:
+    head = (
+        "| model | control | changes | browser median ms | browser p95 ms | python median ms "
+        "| python p95 ms | target met |"
+    )
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|:---:|"]
+    for model, per_control in results.items():
+        for name in CONTROLS:
+            s = per_control[name]
+            bmed, b95 = _stats(s.browser_ms)
+            pmed, p95 = _stats(s.python_ms)
+            ok = bmed <= TARGET_MEDIAN_MS and b95 <= TARGET_P95_MS and not s.missed
+            missed = f" ({s.missed} missed)" if s.missed else ""
+            lines.append(
+                f"| {model} | {name} | {len(s.browser_ms)}{missed} | {bmed:.0f} | {b95:.0f} "
+                f"| {pmed:.0f} | {p95:.0f} | {'yes' if ok else 'NO'} |"
+            )
+    return lines
+
+
+def write_results(lines: list[str], machine: str) -> None:
+    body = [
+        SECTION,
+        "",
+        f"Measured {dt.date.today().isoformat()} by `benchmarks/browser_latency.py` on {machine}.",
+        "Browser ms: input event to the new feature-map `<img>` decoded and painted (headless",
+        "chromium, JupyterLab on loopback). Python ms: the explorer's `_fill_channels` + `_render`",
+        "in the kernel for that change, PNG cache cleared (every change renders afresh).",
+        f"Targets: median <= {TARGET_MEDIAN_MS:.0f} ms and p95 <= {TARGET_P95_MS:.0f} ms.",
+        "",
+        *lines,
+        "",
+    ]
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(body)
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        rest = text[end + 1 :] if end >= 0 else ""
+        text = text[:start] + "\n".join(body) + ("\n" + rest if rest else "")
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=20, help="measured changes per control")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
+    args = parser.parse_args()
+    os.environ.setdefault("TORCH_HOME", str(REPO / ".torch_home"))
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, Series]] = {}
+    with tempfile.TemporaryDirectory(prefix="fv-latency-") as tmp, sync_playwright() as pw:
+        browser = launch_browser(pw)
+        try:
+            for label, code in MODELS.items():
+                results[label] = run_model(browser, Path(tmp), label, code, args.changes)
+            machine = (
+                f"{platform.machine()}, {os.cpu_count()} CPU cores, chromium {browser.version}, "
+                f"Python {platform.python_version()}"
+            )
+        finally:
+            browser.close()
+    lines = table(results)
+    print("\n".join(lines))
+    if not args.no_write:
+        write_results(lines, machine)
+        print(f"updated {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Python-side latency of LayerExplorer interactions on ResNet-50 (random weights) at 224.
+
+Measures, after a warm-up:
+- construction: ``LayerExplorer(model, img)`` until the first grid PNG exists (model built before);
+- each interaction (layer, channel, grid width, normalization): the time of the trait assignment
+  that a browser change triggers, which includes the redraw and PNG encoding. Every timed change
+  draws a view not drawn before (no cache hits), median and p95 over 20 changes.
+
+Prints a table and replaces the "## Explorer" section of benchmarks/RESULTS.md.
+Run: ``.venv/bin/python benchmarks/explorer.py``
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import torch
+import torchvision
+from skimage import data as skdata
+
+from featviz_widgets.widgets import LayerExplorer
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+CHANGES = 20
+TARGET_MS = 30.0
+TARGET_FIRST_S = 1.5
+
+
+def _ms(action: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000
+
+
+def _construction(model: torch.nn.Module, img, repeats: int = 5) -> tuple[float, list[float]]:
+    """(cold seconds, warm seconds per repeat) from constructor call to the first PNG."""
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        ex = LayerExplorer(model, img)
+        if not ex.tabs["Feature maps"].image.value:
+            raise RuntimeError("no first image")
+        times.append(time.perf_counter() - start)
+    return times[0], times[1:]
+
+
+def _interactions(ex: LayerExplorer) -> dict[str, list[float]]:
+    convs = ex.layers
+    step = max(1, len(convs) // CHANGES)
+    layers = convs[::step][:CHANGES]
+    timings: dict[str, list[float]] = {
+        k: [] for k in ("layer", "channel", "columns", "normalization")
+    }
+    for key in layers:  # first visit of each layer: view, stats, options and grid all fresh
+        timings["layer"].append(_ms(lambda key=key: setattr(ex, "layer", key)))
+    ex.layer = "layer2.0.conv2"  # 128 x 28 x 28
+    for c in range(CHANGES):
+        timings["channel"].append(_ms(lambda c=c: setattr(ex, "channel", c)))
+    ex.channel = None
+    for i in range(CHANGES):  # a new layer before each change: the grid is never cached
+        ex.layer, ex.columns = layers[i], 8
+        cols = 4 + i
+        timings["columns"].append(_ms(lambda cols=cols: setattr(ex, "columns", cols)))
+    norms = ["layer", "meanstd", "percentile", "signed"]
+    for i in range(CHANGES):
+        ex.layer, ex.normalization = layers[i], "channel"
+        mode = norms[i % len(norms)]
+        timings["normalization"].append(_ms(lambda mode=mode: setattr(ex, "normalization", mode)))
+    return timings
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _table(cold: float, warm: list[float], timings: dict[str, list[float]]) -> str:
+    lines = [
+        "| measurement | median | p95 | target | ok |",
+        "|---|---|---|---|---|",
+        f"| first image, first construction (cold) | {cold:.2f} s | | <= {TARGET_FIRST_S} s "
+        f"| {'yes' if cold <= TARGET_FIRST_S else 'NO'} |",
+        f"| first image, warm ({len(warm)} runs) | {statistics.median(warm):.2f} s "
+        f"| {max(warm):.2f} s (max) | <= {TARGET_FIRST_S} s "
+        f"| {'yes' if statistics.median(warm) <= TARGET_FIRST_S else 'NO'} |",
+    ]
+    for name, values in timings.items():
+        med = statistics.median(values)
+        lines.append(
+            f"| {name} change ({len(values)} changes) | {med:.1f} ms | {_p95(values):.1f} ms "
+            f"| <= {TARGET_MS:.0f} ms | {'yes' if med <= TARGET_MS else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def _write_section(table: str) -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs (load average {load} at the end of the run), "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"Python {platform.python_version()}"
+    )
+    section = (
+        "## Explorer\n\n"
+        f"`benchmarks/explorer.py`, {date.today().isoformat()}, {machine}. ResNet-50 (random "
+        "weights), skimage chelsea at 224. Python-side time of the trait assignment a browser change "
+        "triggers (redraw + PNG included), every timed change drawing an uncached view.\n\n"
+        f"{table}\n"
+    )
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(r"^## Explorer\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(section + "\n", text).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50().eval()
+    img = skdata.chelsea()
+    cold, warm = _construction(model, img)
+    ex = LayerExplorer(model, img)
+    timings = _interactions(ex)
+    table = _table(cold, warm, timings)
+    print(table)
+    _write_section(table)
+    print(f"\nwrote the Explorer section of {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

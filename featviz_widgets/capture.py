@@ -1,0 +1,407 @@
+"""The capture engine: list a model's layers and record what they output for an input.
+
+Module names (``model.named_modules()``, e.g. ``"layer1.0.conv1"``) are recorded with forward
+hooks; FX graph node names (``"layer1.0.add"``, ``"flatten"``) go through torchvision's feature
+extraction. Every call runs the model in eval mode and restores it afterwards, also when the
+forward raises: no hooks left, training flags, ``requires_grad`` flags, parameters and buffers
+as before. Imports torch (and torchvision for graph nodes) only.
+
+Examples
+--------
+>>> import torch, torchvision
+>>> from featviz_widgets.capture import capture, list_layers
+>>> model = torchvision.models.resnet18()
+>>> acts = capture(model, torch.randn(1, 3, 64, 64), ["layer1", "layer1.0.add"])
+>>> list(acts)
+['layer1.0.add', 'layer1']
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.conv import _ConvNd
+
+from . import _fx
+from ._recorder import Recorder, StopForward, flatten, forward_hooks, memory_for
+from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+
+__all__ = [
+    "Capture",
+    "LayerInfo",
+    "capture",
+    "input_channels",
+    "list_layers",
+    "list_nodes",
+    "model_device",
+    "model_dtype",
+    "preserved_state",
+]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One named submodule, as :func:`list_layers` reports it.
+
+    Attributes
+    ----------
+    name : dotted ``named_modules`` name, the key every API accepts.
+    type : class name, e.g. ``"Conv2d"``.
+    num_params : parameters of this module including its children.
+    shapes : output tensor shape(s) of its first call (batch dim included) when an example
+        ran, else None (also None when it never ran).
+    is_conv : whether it is a 1-D/2-D/3-D (transposed) convolution.
+    calls : times it ran in the example forward (0 without an example).
+    """
+
+    name: str
+    type: str
+    num_params: int
+    shapes: tuple[tuple[int, ...], ...] | None
+    is_conv: bool
+    calls: int
+
+
+def list_layers(model: nn.Module, example: Tensor | None = None) -> list[LayerInfo]:
+    """Every named submodule (the root excluded): the names :func:`capture` accepts.
+
+    Without ``example`` the list is in registration order. With one, the model runs once
+    (eval mode, no grad, state restored) and the list is in execution order, with output
+    shapes and call counts; modules that never ran come last with ``shapes=None``.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    >>> [(i.name, i.shapes) for i in list_layers(net, torch.zeros(1, 3, 8, 8))]
+    [('0', ((1, 4, 6, 6),)), ('1', ((1, 4, 6, 6),))]
+    """
+    check_model(model)
+    infos = {
+        name: LayerInfo(
+            name=name,
+            type=type(module).__name__,
+            num_params=sum(p.numel() for p in module.parameters()),
+            shapes=None,
+            is_conv=isinstance(module, _ConvNd),
+            calls=0,
+        )
+        for name, module in model.named_modules()
+        if name
+    }
+    if example is None:
+        return list(infos.values())
+    shapes: dict[str, tuple[tuple[int, ...], ...]] = {}
+    calls = dict.fromkeys(infos, 0)
+
+    def record(name: str, output: object) -> None:
+        calls[name] += 1
+        shapes.setdefault(name, tuple(tuple(t.shape) for _, t in flatten(name, output)))
+
+    _check_input(example)
+    with preserved_state(model), torch.no_grad(), forward_hooks(model, list(infos), record):
+        _to_eval(model)
+        _run(model, lambda: model(_model_input(model, example)), "the layer list", example)
+    ran = [replace(infos[name], shapes=shape, calls=calls[name]) for name, shape in shapes.items()]
+    return ran + [info for name, info in infos.items() if name not in shapes]
+
+
+def list_nodes(model: nn.Module) -> list[str]:
+    """FX graph node names of the eval-mode graph (torchvision ``get_graph_node_names``).
+
+    Raises ValueError, naming the trace failure, when torch.fx cannot trace the model; module
+    names from :func:`list_layers` still work then.
+
+    Examples
+    --------
+    >>> list_nodes(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+    ['input', '0', '1']
+    """
+    check_model(model)
+    return _fx.node_names(model)
+
+
+def capture(
+    model: nn.Module,
+    x: Tensor,
+    layers: str | Sequence[str] | None = None,
+    *,
+    stop_early: bool = True,
+    keep_graph: bool = False,
+    to_cpu: bool = True,
+) -> dict[str, Tensor]:
+    """Run ``model`` on ``x`` and return ``{name: output}`` for ``layers``, in execution order.
+
+    Parameters
+    ----------
+    model : the network; it runs in eval mode and every piece of its state is restored.
+    x : the input batch; cast to the model's device (and floating dtype), never modified.
+    layers : module names (``list_layers``) and/or FX node names (``list_nodes``); None
+        means every module. Keys: ``"name"``; parts of tuple/list outputs ``"name[0]"``;
+        dict/namedtuple parts ``"name['out']"``; a module's later calls ``"name#2"``.
+    stop_early : stop the forward once every requested module has run (its first call);
+        ignored when ``layers`` is None. Pass False to keep later calls (``"name#2"``).
+    keep_graph : keep the autograd graph (grad enabled, tensors not detached).
+    to_cpu : return CPU tensors (False: leave them on the model's device).
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Flatten())
+    >>> acts = capture(net, torch.randn(2, 3, 8, 8), ["0", "1"])
+    >>> acts["0"].shape, bool((acts["0"] < 0).any())  # the in-place ReLU did not clobber it
+    (torch.Size([2, 4, 6, 6]), True)
+    """
+    check_model(model)
+    _check_input(x)
+    modules, nodes = _resolve(model, layers)
+    what = _describe(model, [*modules, *nodes] if layers is not None else None)
+    acts: dict[str, Tensor] = {}
+    with preserved_state(model), torch.set_grad_enabled(keep_graph):
+        _to_eval(model)
+        if modules:
+            stop = stop_early and layers is not None
+            acts.update(_capture_modules(model, x, modules, stop, keep_graph, what))
+        if nodes:
+            acts.update(_capture_nodes(model, x, nodes, keep_graph, what))
+    if modules and nodes:  # two passes: put the keys back into graph order
+        position = _fx.node_position(_fx.node_names(model))
+        acts = dict(sorted(acts.items(), key=lambda item: position(*_origin(item[0]))))
+    return {key: t.cpu() for key, t in acts.items()} if to_cpu else acts
+
+
+class Capture:
+    """Context-manager form of :func:`capture` for a forward you run yourself.
+
+    On entry the model goes to eval mode and forward hooks go on the requested modules
+    (module names only: graph nodes need :func:`capture`); on exit the hooks go and the
+    model's state comes back. Every output is copied when recorded, because this forward
+    cannot be re-run if a later in-place op overwrote a kept tensor. With ``stop_early`` the
+    hook ends the forward by an exception that ``__exit__`` swallows, so code after
+    ``model(x)`` inside the block does not run.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    >>> with Capture(net, ["0"]) as cap, torch.no_grad():
+    ...     _ = net(torch.zeros(1, 3, 8, 8))
+    >>> cap.activations["0"].shape
+    torch.Size([1, 4, 6, 6])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: str | Sequence[str] | None = None,
+        *,
+        stop_early: bool = False,
+        keep_graph: bool = False,
+        to_cpu: bool = True,
+    ) -> None:
+        self.model = check_model(model)
+        modules, nodes = _resolve(model, layers)
+        if nodes:
+            raise ValueError(
+                f"{nodes[0]!r} is a graph node, not a module: Capture hooks modules only; "
+                "use capture(model, x, layers) for graph nodes"
+            )
+        self.layers = modules
+        self.activations: dict[str, Tensor] = {}
+        self._stop_early = stop_early and layers is not None
+        self._keep_graph = keep_graph
+        self._to_cpu = to_cpu
+        self._exit_stack: list[Any] = []
+
+    def __enter__(self) -> Capture:
+        recorder = Recorder(
+            self.layers, stop_early=self._stop_early, keep_graph=self._keep_graph, memory=None
+        )
+        state = preserved_state(self.model)
+        hooks = forward_hooks(self.model, self.layers, recorder.record)
+        state.__enter__()
+        try:
+            _to_eval(self.model)
+            hooks.__enter__()
+        except BaseException:
+            state.__exit__(None, None, None)
+            raise
+        self._exit_stack = [hooks, state]
+        self.activations = recorder.activations
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> bool:
+        try:
+            self._exit_stack[0].__exit__(None, None, None)
+        finally:
+            self._exit_stack[1].__exit__(None, None, None)
+            self._exit_stack = []
+        if self._to_cpu:
+            for key, tensor in self.activations.items():
+                self.activations[key] = tensor.cpu()
+        return exc_type is not None and issubclass(exc_type, StopForward)
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def _capture_modules(
+    model: nn.Module, x: Tensor, names: list[str], stop: bool, keep_graph: bool, what: str
+) -> dict[str, Tensor]:
+    """Hook ``names``; keep outputs by reference where earlier runs showed that is safe."""
+    memory = memory_for(model)
+    recorder = Recorder(names, stop_early=stop, keep_graph=keep_graph, memory=memory)
+    stopped = _hooked_forward(model, x, recorder, what)
+    overwritten, kept_one = recorder.overwritten()
+    memory.learn(recorder.ran(), overwritten, complete=not stopped)
+    if kept_one:  # a kept reference was overwritten in place: re-run copying everything
+        recorder = Recorder(names, stop_early=stop, keep_graph=keep_graph, memory=None)
+        stopped = _hooked_forward(model, x, recorder, what)
+    if not stopped:
+        missing = [name for name in names if not recorder.calls[name]]
+        if missing:
+            raise ValueError(
+                f"layer {missing[0]!r} never ran in the forward of {type(model).__name__} "
+                "(e.g. an auxiliary head that only runs in training mode, or a branch this input "
+                "does not take); list_layers(model, x) shows which layers run"
+            )
+    return recorder.activations
+
+
+def _hooked_forward(model: nn.Module, x: Tensor, recorder: Recorder, what: str) -> bool:
+    """One forward with ``recorder``'s hooks on; True when it stopped early."""
+    with forward_hooks(model, list(recorder.calls), recorder.record):
+        return _run(model, lambda: model(_model_input(model, x)), what, x)
+
+
+def _capture_nodes(
+    model: nn.Module, x: Tensor, names: list[str], keep_graph: bool, what: str
+) -> dict[str, Tensor]:
+    acts: dict[str, Tensor] = {}
+
+    def store(name: str, value: Any) -> None:
+        for key, tensor in flatten(name, value):
+            # Always copied: the rest of the graph may still overwrite it in place.
+            acts[key] = (tensor if keep_graph else tensor.detach()).clone()
+
+    _run(model, lambda: _fx.capture_nodes(model, _model_input(model, x), names, store), what, x)
+    return acts
+
+
+def _run(model: nn.Module, forward: Callable[[], object], what: str, x: Tensor) -> bool:
+    """Call ``forward``; True if a hook stopped it. Model errors come back with context."""
+    try:
+        forward()
+    except StopForward:
+        return True
+    except _fx.TraceError:
+        raise
+    except Exception as err:  # the model's own error, whatever its type
+        shape = tuple(x.shape)
+        raise RuntimeError(
+            f"forward failed while capturing {what}{_where(model, err)} on an input of shape "
+            f"{shape} ({x.dtype}): {type(err).__name__}: {err}"
+        ) from err
+    return False
+
+
+def _where(model: nn.Module, err: BaseException) -> str:
+    """' in layer NAME (Type)' for the innermost module of ``model`` in the traceback.
+
+    Code that torch.fx traced through has no module frame: name the graph node instead.
+    """
+    names = {id(module): name for name, module in model.named_modules()}
+    found, node = None, None
+    tb = err.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if owner is not None and names.get(id(owner)):
+            found = owner
+        node = _fx.running_node(owner) or node
+        tb = tb.tb_next
+    if found is not None:
+        return f" in layer {names[id(found)]!r} ({type(found).__name__})"
+    return f" at {node}" if node else ""
+
+
+def _to_eval(model: nn.Module) -> None:
+    # model.eval() sets a flag on every module through the slow nn.Module.__setattr__.
+    if any(module.training for module in model.modules()):
+        model.eval()
+
+
+def _model_input(model: nn.Module, x: Tensor) -> Tensor:
+    """A private copy of ``x`` on the model's device and dtype: the caller's is never touched."""
+    device = model_device(model)
+    if x.is_floating_point():
+        return x.to(device=device, dtype=model_dtype(model), copy=True)
+    return x.to(device=device, copy=True)
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+def _check_input(x: object) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"x must be a torch.Tensor batch, got {type(x).__name__}; turn an image into one "
+            "with featviz_widgets.prepare_image(img, model).batch"
+        )
+
+
+def _as_names(layers: str | Sequence[str] | None) -> list[str] | None:
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        layers = [layers]
+    if not isinstance(layers, Sequence) or not all(isinstance(n, str) for n in layers):
+        raise TypeError("layers must be a layer name, a sequence of names, or None for all")
+    if not layers:
+        raise ValueError("layers is empty: pass None for every module, or at least one name")
+    return list(dict.fromkeys(layers))  # drop repeats, keep order
+
+
+def _resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """Split ``layers`` into module names and FX node names; ValueError for unknown ones."""
+    names = _as_names(layers)
+    modules = [name for name, _ in model.named_modules() if name]
+    if names is None:
+        return modules, []
+    known = set(modules)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        try:
+            graph = set(_fx.node_names(model))
+            trace_note = ""
+        except _fx.TraceError as err:
+            graph, trace_note = set(), f" (graph node names are unavailable: {err})"
+        for name in unknown:
+            if name not in graph:
+                raise _unknown_layer(model, name, [*modules, *sorted(graph)], trace_note)
+    return [n for n in names if n in known], unknown
+
+
+def _unknown_layer(model: nn.Module, name: str, candidates: list[str], note: str) -> ValueError:
+    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return ValueError(
+        f"unknown layer {name!r} for {type(model).__name__}.{hint} list_layers(model) lists "
+        f"module names, list_nodes(model) lists graph node names{note}"
+    )
+
+
+def _describe(model: nn.Module, names: list[str] | None) -> str:
+    if names is None:
+        return f"every layer of {type(model).__name__}"
+    shown = ", ".join(map(repr, names[:3])) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else ""
+    )
+    return f"{shown} of {type(model).__name__}"
+
+
+def _origin(key: str) -> tuple[str, int]:
+    """``"relu#2[0]"`` -> ``("relu", 2)``: the module or node and call a capture key came from."""
+    name, _, call = key.split("[", 1)[0].partition("#")
+    return name, int(call) if call else 1

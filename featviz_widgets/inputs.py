@@ -1,0 +1,273 @@
+"""Anything a user calls an image -> a model-ready batch plus the picture the model sees.
+
+Examples
+--------
+>>> import numpy as np
+>>> from featviz_widgets.inputs import prepare_image
+>>> prepared = prepare_image(np.zeros((300, 400, 3), np.uint8))
+>>> tuple(prepared.batch.shape), prepared.display.shape
+((1, 3, 224, 224), (224, 224, 3))
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor, nn
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as F
+
+from ._state import check_model, input_channels
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PreparedImage", "load_image", "prepare_image"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_ACCEPTED = "a PIL image, a file path (str or pathlib.Path), a NumPy array or a torch tensor"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A model-ready batch and the picture it was made from.
+
+    Attributes
+    ----------
+    batch : ``[1, C, H, W]`` float32 CPU tensor, normalized with ``mean`` / ``std``.
+    display : ``uint8 [H, W, 3]``: exactly the pixels the model sees, before normalization
+        (gray repeated three times for a one-channel model), for overlays.
+    mean, std : the per-channel normalization applied to ``batch``.
+    """
+
+    batch: Tensor
+    display: np.ndarray
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def load_image(img: Any) -> Image.Image:
+    """Turn a PIL image, path, array or tensor into a PIL image (never modifying the input).
+
+    Arrays are HW or HWC (1, 3 or 4 channels), uint8 or float in 0..1 or 0..255 (uint16 is
+    scaled from 0..65535); tensors are HW, CHW or NCHW with N = 1. PIL's decompression-bomb
+    guard stays on for files.
+
+    Examples
+    --------
+    >>> load_image(np.zeros((4, 6), np.float32)).size
+    (6, 4)
+    """
+    if isinstance(img, Image.Image):
+        return img
+    if isinstance(img, str | os.PathLike):
+        return _open(os.fspath(img))
+    if isinstance(img, Tensor):
+        return _from_array(_tensor_to_hwc(img), "tensor")
+    if isinstance(img, np.ndarray):
+        return _from_array(_check_array_layout(img), "array")
+    raise TypeError(f"cannot use a {type(img).__name__} as an image; pass {_ACCEPTED}")
+
+
+def prepare_image(
+    img: Any, model: nn.Module | None = None, *, weights: Any = None, size: int = 224
+) -> PreparedImage:
+    """Load ``img`` and preprocess it the way ``model`` expects.
+
+    Parameters
+    ----------
+    img : anything :func:`load_image` accepts.
+    model : channels follow its first convolution (1 -> grayscale); None means RGB.
+    weights : a torchvision weights enum member (e.g. ``ResNet18_Weights.IMAGENET1K_V1``):
+        its ``transforms()`` define resize, crop, mean and std (``size`` is then unused).
+    size : without ``weights``: resize the short side to ``size * 256 / 224``, centre-crop
+        ``size`` and normalize with ImageNet mean/std.
+
+    Examples
+    --------
+    >>> p = prepare_image(np.full((50, 80), 0.5), nn.Conv2d(1, 8, 3), size=32)
+    >>> tuple(p.batch.shape), p.mean
+    ((1, 1, 32, 32), (0.449,))
+    """
+    channels = _model_channels(model)
+    resize, crop, interpolation, mean, std = _preset(weights, size, channels)
+    picture = _to_mode(load_image(img), "L" if channels == 1 else "RGB")
+    picture = F.resize(picture, resize, interpolation=interpolation, antialias=True)
+    if crop is not None:
+        picture = F.center_crop(picture, crop)
+    batch = F.convert_image_dtype(F.pil_to_tensor(picture), torch.float)
+    batch = F.normalize(batch, mean=list(mean), std=list(std)).unsqueeze(0)
+    display = np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
+    return PreparedImage(batch=batch.contiguous(), display=display, mean=mean, std=std)
+
+
+# -- preprocessing settings --------------------------------------------------------------------
+
+
+def _model_channels(model: nn.Module | None) -> int:
+    if model is None:
+        return 3
+    channels = input_channels(check_model(model)) or 3
+    if channels not in (1, 3):
+        raise ValueError(
+            f"the model's first convolution takes {channels} input channels; prepare_image "
+            "makes 1-channel (grayscale) or 3-channel (RGB) batches: build this batch yourself"
+        )
+    return channels
+
+
+def _preset(weights: Any, size: int, channels: int) -> tuple:
+    """(resize, crop, interpolation, mean, std) from ``weights.transforms()`` or the defaults."""
+    if weights is None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+        if channels == 1:  # the ImageNet statistics averaged over RGB, as a gray image has
+            mean, std = (round(sum(IMAGENET_MEAN) / 3, 3),), (round(sum(IMAGENET_STD) / 3, 3),)
+        else:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        return [round(size * 256 / 224)], [size], InterpolationMode.BILINEAR, mean, std
+    if isinstance(weights, str) or not callable(getattr(weights, "transforms", None)):
+        raise TypeError(
+            f"weights must be a torchvision weights enum member such as "
+            f"ResNet18_Weights.IMAGENET1K_V1 (never a string), got {weights!r}"
+        )
+    preset = weights.transforms()
+    missing = [a for a in ("resize_size", "mean", "std") if not hasattr(preset, a)]
+    if missing:
+        raise ValueError(
+            f"{weights!r}.transforms() is {type(preset).__name__}, not an image preset "
+            "(no resize/mean/std); build the batch yourself"
+        )
+    if channels != 3:
+        raise ValueError("weights transforms are RGB, but the model's first conv takes 1 channel")
+    mean, std = tuple(map(float, preset.mean)), tuple(map(float, preset.std))
+    interpolation = getattr(preset, "interpolation", InterpolationMode.BILINEAR)
+    return preset.resize_size, getattr(preset, "crop_size", None), interpolation, mean, std
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def _open(path: str) -> Image.Image:
+    if not os.path.exists(path):
+        raise ValueError(f"image file not found: {path!r}; check the path (cwd: {os.getcwd()})")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory; pass the path of one image file")
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode now: the file closes when this block ends
+            # Phone photos store their rotation in EXIF; show them the way they were taken.
+            return ImageOps.exif_transpose(opened)
+    except Image.DecompressionBombError as err:
+        raise ValueError(
+            f"{path!r} is too large to decode safely ({err}); PIL's decompression-bomb guard "
+            "is on: downscale the image first, or raise PIL.Image.MAX_IMAGE_PIXELS only for "
+            "files you trust"
+        ) from err
+    except UnidentifiedImageError as err:
+        raise ValueError(
+            f"{path!r} is not an image PIL can read; pass a PNG, JPEG or other image file"
+        ) from err
+    except OSError as err:  # truncated or corrupt data
+        raise ValueError(f"could not decode {path!r}: {err}; is the file complete?") from err
+
+
+def _to_mode(picture: Image.Image, mode: str) -> Image.Image:
+    """Convert any PIL mode to ``"L"`` or ``"RGB"`` (transparency over white, 16-bit scaled)."""
+    if picture.mode == mode:
+        return picture
+    if picture.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # PIL's own convert clips these to 0..255; scale them like an array instead.
+        return _to_mode(_from_array(np.asarray(picture), "image"), mode)
+    if picture.mode == "P":
+        picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+    if {"A", "a"} & set(picture.getbands()):
+        rgba = picture.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        picture = Image.alpha_composite(white, rgba)
+    return picture.convert(mode)
+
+
+def _tensor_to_hwc(tensor: Tensor) -> np.ndarray:
+    shape = tuple(tensor.shape)
+    if tensor.dim() == 4:
+        if shape[0] != 1:
+            raise ValueError(
+                f"tensor holds a batch of {shape[0]} images {shape}; pass one image, e.g. x[0]"
+            )
+        tensor = tensor[0]
+    if tensor.dim() == 3:
+        if shape[-3] not in (1, 3, 4):
+            hint = " (channels-last? use t.permute(2, 0, 1))" if shape[-1] in (1, 3, 4) else ""
+            raise ValueError(
+                f"tensor of shape {shape} has {shape[-3]} channels{hint}; expected CHW with "
+                "1, 3 or 4 channels"
+            )
+        tensor = tensor.permute(1, 2, 0)
+    elif tensor.dim() != 2:
+        raise ValueError(
+            f"tensor of shape {shape} has {tensor.dim()} dims; pass HW, CHW or NCHW (N = 1)"
+        )
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"tensor dtype {tensor.dtype} is not an image dtype; use uint8 or float")
+    if tensor.is_floating_point() and tensor.dtype != torch.float64:
+        tensor = tensor.float()  # NumPy has no bfloat16
+    return tensor.detach().cpu().numpy()
+
+
+def _check_array_layout(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
+        hint = " (channels-first? use a.transpose(1, 2, 0))" if array.shape[0] in (1, 3, 4) else ""
+        raise ValueError(
+            f"array of shape {array.shape} has {array.shape[-1]} channels{hint}; expected HWC "
+            "with 1, 3 or 4 channels"
+        )
+    if array.ndim not in (2, 3):
+        raise ValueError(f"array of shape {array.shape} has {array.ndim} dims; pass HW or HWC")
+    return array
+
+
+def _from_array(array: np.ndarray, what: str) -> Image.Image:
+    """HW / HWC array of any numeric dtype -> PIL L / RGB / RGBA (a new image)."""
+    if array.size == 0:
+        raise ValueError(f"the {what} is empty (shape {array.shape}); pass an image with pixels")
+    pixels = _to_uint8(array, what)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    mode = {2: "L", 3: "RGB", 4: "RGBA"}[pixels.ndim if pixels.ndim == 2 else pixels.shape[-1]]
+    return Image.fromarray(np.ascontiguousarray(pixels), mode=mode)
+
+
+def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{what} dtype {array.dtype} is not an image dtype; use uint8 or float")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{what} dtype {array.dtype} is complex; pass real pixel values")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"the {what} contains NaN or Inf pixels; replace them first, e.g. np.nan_to_num(a)"
+        )
+    low, high = float(values.min()), float(values.max())
+    if low < 0:
+        raise ValueError(
+            f"the {what} has negative pixels (min {low:.3g}): it looks normalized; pass the "
+            "raw image (uint8, or float in 0..1 or 0..255)"
+        )
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if high <= 1.0 else 1.0
+    elif array.dtype == np.uint16 or high > 255:  # 16-bit images span 0..65535
+        scale = 255.0 / 65535.0
+    else:  # other integers in 0..255 are 8-bit pixels in a wider type
+        scale = 1.0
+    if high * scale > 255.0 + 1e-6:
+        raise ValueError(
+            f"the {what}'s pixels reach {high:.6g}; expected uint8, float in 0..1 or 0..255, "
+            "or 16-bit integers: rescale it first"
+        )
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)

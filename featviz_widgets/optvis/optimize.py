@@ -1,0 +1,341 @@
+"""The activation-maximization loop: ``maximize(model, target, ...)``.
+
+The forward stops right after the deepest layer the objective reads, the model's parameters are
+frozen (``requires_grad=False``) during the run so only the image gets gradients, and everything is
+restored afterwards: training flags, ``requires_grad``, hooks - also after a cancel or an exception.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..capture import Capture, input_channels, model_device, model_dtype, preserved_state
+from . import params as _params
+from .objectives import OUTPUT, Objective, channel
+from .transforms import Transform, compose, standard_transforms
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _Event(Protocol):
+    def is_set(self) -> bool: ...
+
+
+OnStep = Callable[[int, float, "np.ndarray | None"], None]
+
+
+@dataclass(frozen=True)
+class _Preset:
+    fft: bool  # Fourier parametrization (else plain pixels)
+    decorrelate: bool  # optimize in the decorrelated colour basis
+    adam: bool  # Adam on the objective (else plain ascent on gradient / RMS, seed 001)
+    lr: float
+    transforms: Callable[[], list[Transform]]
+    sd: float  # init noise
+    mean: float  # init grey level (pixels only)
+
+
+PRESETS: dict[str, _Preset] = {
+    # Lucid/Lucent defaults: 1/f Fourier image, decorrelated colour, sigmoid, Adam 0.05, transforms.
+    "lucid": _Preset(True, True, True, 0.05, standard_transforms, 0.01, 0.0),
+    # Seed 001: grey + uniform noise (128 + U[0, 20]) / 255, ascent with step 1/255 per RMS-normalized
+    # gradient, no transforms, shown with deprocess_image's contrast stretch.
+    "classic": _Preset(False, False, False, 1 / 255, list, 20 / 255 / 12**0.5, 138 / 255),
+}
+
+
+@dataclass(frozen=True)
+class MaximizeSettings:
+    """Settings of one ``maximize`` run (frozen, so it can key a cache).
+
+    Parameters
+    ----------
+    preset : {"lucid", "classic"}
+        "lucid": Fourier + decorrelated colour + sigmoid + transforms, Adam. "classic": seed 001's grey +
+        noise start, gradient / RMS ascent, contrast-stretched output.
+    steps : int
+        Optimization steps.
+    size : int
+        Height and width of the optimized images.
+    lr : float or None
+        Step size; None takes the preset's (lucid 0.05, classic 1/255).
+    seed : int
+        Same seed -> same pictures. The image for channel ``c`` of a ``(layer, channels)`` target (or
+        image ``i`` of an Objective target) draws init and transforms from its own seeded generator.
+    preview_every : int
+        ``on_step`` gets a preview image every this many steps (and at the last step); 0 = never.
+    batch : int or None
+        Images for an Objective target; None = the objective's ``batch_size``.
+    transforms : tuple of callables or None
+        Robustness transforms; None takes the preset's, ``()`` disables them.
+
+    Examples
+    --------
+    >>> MaximizeSettings(steps=64, size=96).lr is None
+    True
+    """
+
+    preset: str = "lucid"
+    steps: int = 128
+    size: int = 128
+    lr: float | None = None
+    seed: int = 0
+    preview_every: int = 8
+    batch: int | None = None
+    transforms: tuple[Transform, ...] | None = field(default=None, compare=True)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        for name, low in (("steps", 1), ("size", 8), ("preview_every", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.batch is not None and self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch!r}")
+        if self.transforms is not None:
+            object.__setattr__(self, "transforms", tuple(self.transforms))
+
+
+@dataclass
+class MaximizeResult:
+    """What ``maximize`` returns.
+
+    images: one uint8 ``[H, W, 3]`` array per optimized image (in target order); history: the
+    objective value at every step taken (the sum over images for a list of channels); cancelled:
+    whether ``cancel`` stopped the run; steps: steps taken.
+    """
+
+    images: list[np.ndarray]
+    history: list[float]
+    cancelled: bool
+    steps: int
+
+
+def _activations(model: nn.Module, layers: Sequence[str], x: Tensor) -> dict[str, Tensor]:
+    """Outputs of ``layers`` (with grad) for input ``x``; the forward stops after the deepest one."""
+    hooked = [name for name in layers if name != OUTPUT]
+    if not hooked:
+        return {OUTPUT: _logits(model(x))}
+    need_output = OUTPUT in layers
+    with Capture(model, hooked, stop_early=not need_output, keep_graph=True, to_cpu=False) as cap:
+        output = model(x)
+    acts = dict(cap.activations)
+    for name in hooked:
+        if name not in acts:
+            parts = [key for key in acts if key.startswith(name + "[")]
+            what = f"returns {len(parts)} tensors, not one" if parts else "never ran in the forward"
+            raise ValueError(f"layer {name!r} {what}")
+    if need_output:
+        acts[OUTPUT] = _logits(output)
+    return acts
+
+
+def _logits(output: object) -> Tensor:
+    if not isinstance(output, Tensor):
+        raise ValueError(f"the model returns {type(output).__name__}, not a tensor of logits")
+    return output
+
+
+def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[int]]:
+    """Objective plus the per-image seed keys (channel numbers, or image indices for an Objective)."""
+    if isinstance(target, Objective):
+        n = target.batch_size if batch is None else batch
+        if n < target.batch_size:
+            raise ValueError(
+                f"the objective scores image {target.batch_size - 1}; batch={n} is too small"
+            )
+        return target, list(range(n))
+    if not (isinstance(target, tuple | list) and len(target) == 2 and isinstance(target[0], str)):
+        raise TypeError(
+            f"target must be an Objective, (layer, channel) or (layer, [channels]); got {target!r}"
+        )
+    layer, chans = target
+    chans = [chans] if not isinstance(chans, Sequence) else list(chans)
+    try:
+        if any(isinstance(c, bool) for c in chans):
+            raise TypeError
+        chans = [operator.index(c) for c in chans]
+    except TypeError:
+        raise TypeError(f"channels must be ints, got {target[1]!r}") from None
+    if not chans:
+        raise ValueError("the list of channels is empty")
+    if batch is not None and batch != len(chans):
+        raise ValueError(f"batch={batch} but {len(chans)} channels were given")
+    return sum(channel(layer, c, batch=i) for i, c in enumerate(chans)), chans
+
+
+def _image_seed(seed: int, key: int) -> int:
+    return (seed * 1_000_003 + key) % 2**63
+
+
+def _normalization(weights: object, channels: int) -> tuple[Tensor, Tensor]:
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
+    if weights is not None:
+        make = getattr(weights, "transforms", None)
+        if not callable(make):
+            raise TypeError(f"weights must be a torchvision WeightsEnum member, got {weights!r}")
+        preprocess = make()
+        mean, std = getattr(preprocess, "mean", mean), getattr(preprocess, "std", std)
+    mean_t, std_t = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+    if len(mean_t) != channels:  # e.g. a grayscale model with RGB statistics
+        mean_t, std_t = mean_t.mean().repeat(channels), std_t.mean().repeat(channels)
+    return mean_t.view(1, -1, 1, 1), std_t.view(1, -1, 1, 1)
+
+
+@dataclass
+class _Run:
+    """Everything one optimization needs, built before the model is touched."""
+
+    objective: Objective
+    params: list[Tensor]
+    image_fn: _params.ImageFn
+    transform: Transform
+    generators: list[torch.Generator]
+    mean: Tensor
+    std: Tensor
+    dtype: torch.dtype
+    preset: _Preset
+    lr: float
+
+    def model_input(self) -> Tensor:
+        images = self.transform(self.image_fn(), self.generators)
+        return ((images - self.mean) / self.std).to(self.dtype)
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> float:
+        value = self.objective(_activations(model, self.objective.layers, self.model_input()))
+        grads = torch.autograd.grad(value, self.params)
+        if optimizer is not None:
+            for param, grad in zip(self.params, grads, strict=True):
+                param.grad = -grad  # Adam minimizes
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                for param, grad in zip(self.params, grads, strict=True):
+                    # Seed 001's trick, per image: a step of constant size whatever the gradient scale.
+                    rms = grad.pow(2).flatten(1).mean(1).sqrt().view(-1, *[1] * (grad.dim() - 1))
+                    param.add_(grad / (rms + 1e-5), alpha=self.lr)
+        return float(value.detach())
+
+    def images(self, count: int | None = None) -> list[np.ndarray]:
+        with torch.no_grad():
+            batch = self.image_fn()[:count].detach().float().cpu()
+        if not self.preset.adam:  # seed 001's deprocess_image: centre, std 0.1, shift to 0.5
+            flat = batch.flatten(1)
+            mean, std = flat.mean(1), flat.std(1)
+            batch = (batch - mean.view(-1, 1, 1, 1)) / (std.view(-1, 1, 1, 1) + 1e-5) * 0.1 + 0.5
+        pixels = (batch.clamp(0, 1) * 255).round().to(torch.uint8)
+        if pixels.shape[1] != 3:  # grayscale (or more channels): show as RGB
+            pixels = pixels[:, :1].expand(-1, 3, -1, -1)
+        return list(pixels.permute(0, 2, 3, 1).contiguous().numpy())
+
+
+def _prepare(model: nn.Module, target: object, settings: MaximizeSettings, weights: object) -> _Run:
+    objective, keys = _resolve_target(target, settings.batch)
+    hooked = [name for name in objective.layers if name != OUTPUT]
+    if hooked:
+        Capture(model, hooked)  # validates the names (close-match hints) before any work
+    preset = PRESETS[settings.preset]
+    channels = input_channels(model) or 3
+    device = model_device(model)
+    generators = [torch.Generator().manual_seed(_image_seed(settings.seed, k)) for k in keys]
+    make = _params.fourier_image if preset.fft else _params.pixel_image
+    kwargs = {} if preset.fft else {"mean": preset.mean}
+    params, raw = make(
+        settings.size,
+        batch=len(keys),
+        channels=channels,
+        sd=preset.sd,
+        generator=generators,
+        device=device,
+        **kwargs,
+    )
+    image_fn = _params.to_rgb(raw, decorrelate=preset.decorrelate) if preset.adam else raw
+    transforms = preset.transforms() if settings.transforms is None else settings.transforms
+    mean, std = _normalization(weights, channels)
+    return _Run(
+        objective,
+        params,
+        image_fn,
+        compose(transforms),
+        generators,
+        mean.to(device),
+        std.to(device),
+        model_dtype(model),
+        preset,
+        settings.lr or preset.lr,
+    )
+
+
+def maximize(
+    model: nn.Module,
+    target: Objective | tuple[str, int] | tuple[str, Sequence[int]],
+    *,
+    settings: MaximizeSettings | None = None,
+    on_step: OnStep | None = None,
+    cancel: _Event | None = None,
+    weights: object = None,
+) -> MaximizeResult:
+    """Optimize images that maximize ``target`` in ``model``; the model comes back unchanged.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any CNN; it runs in eval mode with frozen parameters during the call.
+    target : Objective, (layer, channel) or (layer, [channels])
+        A list of channels gives one image per channel, optimized together as one batch.
+    settings : MaximizeSettings, optional
+        Preset, steps, size, lr, seed, preview cadence, batch, transforms.
+    on_step : callable, optional
+        ``on_step(step, value, preview)`` after every step (1-based); ``preview`` is the first image as
+        uint8 ``[H, W, 3]`` every ``settings.preview_every`` steps and at the last step, else None.
+    cancel : object with ``is_set()``, optional
+        Checked before every step (e.g. a ``threading.Event``); the run stops within one step.
+    weights : torchvision WeightsEnum member, optional
+        Input normalization from ``weights.transforms()`` mean/std; default ImageNet's.
+
+    Returns
+    -------
+    MaximizeResult
+        ``images`` (uint8 ``[H, W, 3]``, one per image), ``history``, ``cancelled``, ``steps``.
+
+    Examples
+    --------
+    >>> result = maximize(model, ("features.3", [0, 1, 2]), settings=MaximizeSettings(steps=64))
+    >>> len(result.images), result.images[0].shape
+    (3, (128, 128, 3))
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise TypeError("cancel must have an is_set() method (e.g. threading.Event)")
+    settings = MaximizeSettings() if settings is None else settings
+    run = _prepare(model, target, settings, weights)
+    optimizer = torch.optim.Adam(run.params, lr=run.lr) if run.preset.adam else None
+    history: list[float] = []
+    cancelled = False
+    with preserved_state(model), torch.enable_grad():
+        model.eval()
+        for param in model.parameters():
+            param.requires_grad_(False)  # only the image gets gradients; param.grad stays as it was
+        for step in range(1, settings.steps + 1):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            history.append(run.step(model, optimizer))
+            if on_step is not None:
+                due = settings.preview_every and (
+                    step % settings.preview_every == 0 or step == settings.steps
+                )
+                on_step(step, history[-1], run.images(1)[0] if due else None)
+    return MaximizeResult(run.images(), history, cancelled, len(history))

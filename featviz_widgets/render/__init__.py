@@ -1,0 +1,43 @@
+"""Rendering: NumPy activations and weights in, uint8 images and PNG bytes out.
+
+Imports NumPy, PIL and matplotlib's colormap registry only (no figures, no torch). Split by job:
+``_norm`` (normalize), ``_color`` (lookup tables), ``_grid`` (channel grids, single maps, frames),
+``_maps`` (aggregate, overlay, strips), ``_kernels`` (weights), ``_stats`` (ranking), ``_encode`` (PNG/JPEG).
+
+Typical use: ``to_png(grid(acts, cols=16))``; in a widget, ``grid_png(...)`` is the same picture, faster.
+"""
+
+from __future__ import annotations
+
+from ._color import NAN_COLOR, PAD_COLOR, colorize, colormap_lut
+from ._encode import to_jpeg, to_png
+from ._grid import GridLayout, frames, grid, grid_layout, grid_png, single
+from ._kernels import kernels
+from ._maps import AGGREGATES, aggregate, overlay, vector_strip
+from ._norm import NORMALIZATIONS, normalize
+from ._stats import STATS, channel_stats, top_k
+
+__all__ = [
+    "AGGREGATES",
+    "NAN_COLOR",
+    "NORMALIZATIONS",
+    "PAD_COLOR",
+    "STATS",
+    "GridLayout",
+    "aggregate",
+    "channel_stats",
+    "colorize",
+    "colormap_lut",
+    "frames",
+    "grid",
+    "grid_layout",
+    "grid_png",
+    "kernels",
+    "normalize",
+    "overlay",
+    "single",
+    "to_jpeg",
+    "to_png",
+    "top_k",
+    "vector_strip",
+]

@@ -1,0 +1,98 @@
+"""Overlay tab: a channel's heatmap over the photo, and the top-k strongest channels beside it."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import numpy as np
+from PIL import Image
+
+from featviz_widgets import render
+from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets.tabs._base import (
+    PngCache,
+    Selection,
+    Tab,
+    caption,
+    image_widget,
+    note,
+    tile_rgb,
+)
+
+TOP_K = 8
+THUMB = 112  # px of each top-k thumbnail
+
+
+class OverlayTab(Tab):
+    """The chosen channel (the strongest when the grid is selected, the sum for "sum") on the photo."""
+
+    title = "Overlay"
+
+    def __init__(self, request) -> None:
+        super().__init__(request)
+        self.opacity = w.FloatSlider(
+            value=0.5, min=0.0, max=1.0, step=0.05, description="Opacity",
+            continuous_update=False, readout_format=".2f",
+        )  # fmt: skip
+        self.opacity.observe(lambda _: self.request(), "value")
+        self.image = image_widget()
+        self.strip = image_widget()
+        self.caption = w.HTML()
+        self.strip_caption = w.HTML()
+        self.message = w.HTML()
+        self.widget = w.VBox(
+            [self.opacity, self.message, self.caption, self.image, self.strip_caption, self.strip]
+        )
+        self._cache = PngCache(16)
+        self._thumbs: dict[tuple[int, str], np.ndarray] = {}
+
+    def key(self, sel: Selection) -> tuple:
+        return (sel.layer, sel.channel, sel.colormap, sel.image_id, self.opacity.value)
+
+    def png(self) -> bytes | None:
+        return self.image.value if self.image.layout.display != "none" else None
+
+    def draw(self, data: ExplorerData, sel: Selection) -> None:
+        view = data.view(sel.layer)
+        spatial = view.maps is not None and min(view.maps.shape[1:]) > 1
+        self._set_visible(spatial)
+        if not spatial:
+            self.message.value = note(
+                f"{sel.layer} ({view.label}) has no spatial map to lay over the photo; "
+                "pick a convolution or another layer with a height and width."
+            )
+            return
+        self.message.value = ""
+        stats = data.stats(sel.layer)
+        photo = data.prepared.display
+        alpha = float(self.opacity.value)
+        if sel.channel == "sum":
+            heat, what = render.aggregate(view.maps, "sum"), "sum of channels"
+        else:
+            channel = sel.channel if isinstance(sel.channel, int) else int(stats.strongest[0])
+            heat = view.maps[channel]
+            what = f"channel {channel}" + ("" if isinstance(sel.channel, int) else " (strongest)")
+        # A grey heatmap on a photo says nothing: the overlay swaps "gray" for "jet" (seed 003's look).
+        cmap = "jet" if sel.colormap == "gray" else sel.colormap
+        self.image.value = self._cache.get(
+            self.key(sel),
+            lambda: render.to_png(render.overlay(photo, heat, alpha=alpha, cmap=cmap)),
+        )
+        self.caption.value = caption(f"{sel.layer} · {what} over the photo · opacity {alpha:.2f}")
+        top = stats.strongest[:TOP_K]
+        small = self._thumb(data, sel.image_id)
+        tiles = [render.overlay(small, view.maps[c], alpha=alpha, cmap=cmap) for c in top]
+        self.strip.value = render.to_png(tile_rgb(tiles, cols=len(tiles)))
+        ranked = ", ".join(f"{c} ({stats.means[c]:.3g})" for c in top)
+        self.strip_caption.value = caption(f"top {len(top)} channels by mean activation: {ranked}")
+
+    def _thumb(self, data: ExplorerData, image_id: int) -> np.ndarray:
+        if (image_id, "thumb") not in self._thumbs:
+            photo = Image.fromarray(data.prepared.display)
+            scale = THUMB / max(photo.size)
+            size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+            self._thumbs = {(image_id, "thumb"): np.asarray(photo.resize(size, Image.BILINEAR))}
+        return self._thumbs[(image_id, "thumb")]
+
+    def _set_visible(self, on: bool) -> None:
+        for widget in (self.image, self.strip, self.caption, self.strip_caption):
+            widget.layout.display = None if on else "none"

@@ -1,0 +1,33 @@
+"""Run the full torchvision model sweep and write docs/COVERAGE.md.
+
+Usage (from the repository root)::
+
+    .venv/bin/python scripts/coverage.py [extra pytest args]
+
+It runs ``tests/test_all_models.py`` with ``FEATVIZ_SWEEP=full`` (every classification builder of
+``torchvision.models``) and ``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md``; the test module writes the
+table (model, layers, input size, seconds, result) when it finishes, failures included. The exit
+status is pytest's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    env = dict(os.environ)
+    env.setdefault("TORCH_HOME", str(ROOT / ".torch_home"))
+    env["FEATVIZ_SWEEP"] = "full"
+    env["FEATVIZ_COVERAGE_MD"] = str(ROOT / "docs" / "COVERAGE.md")
+    command = [sys.executable, "-m", "pytest", "tests/test_all_models.py", "-p", "no:cacheprovider"]
+    return subprocess.call([*command, *argv], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

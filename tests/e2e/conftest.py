@@ -1,0 +1,57 @@
+"""Fixtures for the real-browser tests: servers on loopback, headless Debian chromium, screenshots.
+
+Every server runs in its own process group with project-local Jupyter state under a temp dir and is
+stopped in the fixture's ``finally`` (also when a test fails). A missing browser fails the run (after
+trying ``scripts/ensure_browser.sh``): CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lab_harness import REPO, BrowserMissing, Server, copy_notebooks, jupyter_lab, launch_browser
+from lab_page import ConsoleLog
+
+SCREENSHOTS = REPO / "tests" / "e2e" / "screenshots"
+VIEWPORT = {"width": 1400, "height": 1800}  # tall: the whole explorer fits in one screenshot
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            chromium = launch_browser(playwright)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    except BrowserMissing as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JupyterLab over a temp copy of the quickstart notebook (the repo's copy stays output-free)."""
+    base = tmp_path_factory.mktemp("lab")
+    root = copy_notebooks(base / "root", ["01_quickstart.ipynb"])
+    with jupyter_lab(root, base / "state") as server:
+        yield server
+
+
+def new_page(browser, console: ConsoleLog):  # noqa: ANN001, ANN201 - Playwright objects
+    """A fresh browser context and page whose console errors land in ``console``."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    console.attach(page)
+    return context, page

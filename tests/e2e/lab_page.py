@@ -1,0 +1,224 @@
+"""Playwright helpers that drive JupyterLab notebooks and ipywidgets in the page.
+
+ipywidgets 8 renders a Dropdown as ``.widget-dropdown`` with a ``<label>`` and a ``<select>``, an
+IntSlider as ``.widget-slider`` holding a noUiSlider (``.noUi-handle``, keyboard-operable), a Tab as a
+Lumino ``lm-TabBar`` and an Image as ``<img src="blob:...">``. We find controls by their description
+text, the way a user does, rather than by private classes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from lab_harness import KNOWN_NOISE
+
+# Pixel fingerprint of an <img>: its natural size and an FNV-1a hash of the decoded RGBA pixels,
+# so "the image changed" means the picture changed, not merely that a new blob URL was minted.
+_IMAGE_FINGERPRINT_JS = """async (img) => {
+  if (!img.complete || img.naturalWidth === 0) {
+    // Empty (not yet rendered) or mid-swap: report "nothing loaded" and let the caller poll.
+    try { await img.decode(); } catch (e) { return {src: img.src, w: 0, h: 0, hash: 0}; }
+  }
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let h = 0x811c9dc5, lo = 255, hi = 0, sum = 0;
+  for (let i = 0; i < d.length; i++) {
+    h ^= d[i]; h = Math.imul(h, 0x01000193) >>> 0;
+    if ((i & 3) !== 3) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); sum += d[i]; }
+  }
+  const n = (d.length / 4) * 3;
+  return {src: img.src, w: img.naturalWidth, h: img.naturalHeight, hash: h,
+          min: lo, max: hi, mean: n ? sum / n : 0};
+}"""
+
+
+@dataclass
+class ConsoleLog:
+    """Collects browser console errors and uncaught page errors, minus documented noise."""
+
+    errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def attach(self, page) -> None:  # noqa: ANN001 - Playwright Page
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _on_console(self, msg) -> None:  # noqa: ANN001 - Playwright ConsoleMessage
+        if msg.type != "error":
+            return
+        text = msg.text
+        if any(p.search(text) for p in KNOWN_NOISE):
+            self.ignored.append(text)
+        else:
+            self.errors.append(text)
+
+
+def accept_kernel_dialog(page, timeout_ms: int = 5000) -> None:  # noqa: ANN001
+    """Accept JupyterLab's "Select Kernel" dialog if it shows up (it does when metadata is bare)."""
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        dialog.wait_for(state="visible", timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - the dialog is optional
+        return
+    dialog.click()
+
+
+def open_notebook(page, base_url: str, name: str) -> None:  # noqa: ANN001
+    """Open ``name`` in JupyterLab and wait until its kernel is idle."""
+    page.goto(f"{base_url}/lab/tree/{name}", wait_until="domcontentloaded")
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=60_000)
+    accept_kernel_dialog(page)
+    wait_kernel_idle(page, timeout_s=60)
+
+
+def _kernel_status(page) -> str:  # noqa: ANN001
+    return page.evaluate(
+        """() => {
+          const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+          const k = w && w.sessionContext && w.sessionContext.session
+                    && w.sessionContext.session.kernel;
+          return k ? k.status : 'none';
+        }"""
+    )
+
+
+def wait_kernel_idle(page, timeout_s: float) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _kernel_status(page) == "idle":
+            return
+        page.wait_for_timeout(250)
+    raise TimeoutError(f"kernel not idle after {timeout_s}s (status {_kernel_status(page)!r})")
+
+
+def run_all_cells(page, timeout_s: float = 300) -> None:  # noqa: ANN001
+    """Run > Run All Cells from the menu bar, then wait for every code cell to finish.
+
+    Raises AssertionError with the traceback text when a cell ends in an error.
+    """
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = page.evaluate(
+            """() => {
+              const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                .map(e => e.textContent.trim());
+              const err = [...document.querySelectorAll(
+                '[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.innerText);
+              return {pending: p.filter(t => !/^\\[\\d+\\]:$/.test(t)).length, n: p.length, err};
+            }"""
+        )
+        if state["err"]:
+            raise AssertionError("a notebook cell failed:\n" + "\n".join(state["err"])[-3000:])
+        if state["n"] and not state["pending"] and _kernel_status(page) == "idle":
+            return
+        page.wait_for_timeout(500)
+    raise TimeoutError(f"cells still running after {timeout_s}s: {state}")
+
+
+def image_fingerprint(img, timeout_s: float = 30) -> dict:  # noqa: ANN001 - Locator of an <img>
+    """Natural size, pixel hash and value range of a displayed image, once it has loaded."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shot = img.evaluate(_IMAGE_FINGERPRINT_JS)
+        if shot["w"] > 0 or time.monotonic() > deadline:
+            return shot
+        img.page.wait_for_timeout(100)
+
+
+def wait_image_change(img, before: dict, timeout_s: float = 30) -> dict:  # noqa: ANN001
+    """Poll until the image's pixels differ from ``before``; return the new fingerprint."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = image_fingerprint(img)
+        if now["w"] > 0 and (now["hash"], now["w"], now["h"]) != (
+            before["hash"],
+            before["w"],
+            before["h"],
+        ):
+            return now
+        img.page.wait_for_timeout(100)
+    raise AssertionError(f"image did not change within {timeout_s}s (still {before})")
+
+
+def control(root, kind: str, label: str | re.Pattern):  # noqa: ANN001, ANN201
+    """The ipywidget of ``kind`` (``dropdown``, ``slider``, ...) whose description matches ``label``."""
+    pattern = (
+        label
+        if isinstance(label, re.Pattern)
+        else re.compile(rf"^\s*{re.escape(label)}\s*:?\s*$", re.I)
+    )
+    return (
+        root.locator(f".widget-{kind}")
+        .filter(has=root.page.locator("label", has_text=pattern))
+        .first
+    )
+
+
+def select_next(select) -> str:  # noqa: ANN001 - Locator of a <select>
+    """Choose the option after the current one (wrapping); return its value."""
+    values = select.evaluate("s => [...s.options].map(o => o.value)")
+    current = select.input_value()
+    nxt = values[(values.index(current) + 1) % len(values)]
+    select.select_option(nxt)
+    return nxt
+
+
+def slider_step(slider, key: str = "ArrowRight", times: int = 1) -> None:  # noqa: ANN001
+    """Move a noUiSlider with the keyboard: focus its handle and press ``key``."""
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+
+
+def open_tab(root, title: str) -> None:  # noqa: ANN001
+    """Click the Lumino tab whose label is ``title``."""
+    root.locator(
+        ".lm-TabBar-tab", has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")
+    ).first.click()
+
+
+def visible_panel(root):  # noqa: ANN001, ANN201
+    """The content of the tab that is showing (Lumino hides the others with lm-mod-hidden)."""
+    return root.locator(".widget-tab-contents > .lm-Widget:not(.lm-mod-hidden)").first
+
+
+def shown_image(panel):  # noqa: ANN001, ANN201
+    """The first displayed <img> of a panel (ipywidgets hides an empty Image with display:none)."""
+    return panel.locator("img:visible").first
+
+
+def progress_fraction(progress) -> float:  # noqa: ANN001 - Locator of a .widget-hprogress
+    """How full an ipywidgets progress bar is (0..1): the bar's target width, not its animation."""
+    return progress.evaluate(
+        """p => {
+          const bar = p.querySelector('.progress-bar');
+          if (bar.style.width.endsWith('%')) { return parseFloat(bar.style.width) / 100; }
+          const box = p.querySelector('.progress') || p;
+          const total = box.getBoundingClientRect().width;
+          return total ? bar.getBoundingClientRect().width / total : 0;
+        }"""
+    )
+
+
+def record_progress(progress) -> None:  # noqa: ANN001 - Locator of a .widget-hprogress
+    """Start logging every width the bar is given into ``window.__progress`` (no polling gaps)."""
+    progress.evaluate(
+        """p => {
+          const bar = p.querySelector('.progress-bar');
+          window.__progress = [];
+          new MutationObserver(() => window.__progress.push(parseFloat(bar.style.width) / 100))
+            .observe(bar, {attributes: true, attributeFilter: ['style']});
+        }"""
+    )
+
+
+def recorded_progress(page) -> list[float]:  # noqa: ANN001
+    return page.evaluate("() => window.__progress || []")

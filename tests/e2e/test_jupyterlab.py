@@ -1,0 +1,187 @@
+"""The quickstart notebook in real JupyterLab: the explorer renders, reacts and shows every tab.
+
+One JupyterLab, one page and one Run All for the module (running the notebook is the slow part);
+the tests then drive the explorer in order, as a user would, and save a screenshot of each tab.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import new_page
+from lab_harness import REPO
+from lab_page import (
+    ConsoleLog,
+    control,
+    image_fingerprint,
+    open_notebook,
+    open_tab,
+    progress_fraction,
+    record_progress,
+    recorded_progress,
+    run_all_cells,
+    select_next,
+    shown_image,
+    slider_step,
+    visible_panel,
+    wait_image_change,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+NOTEBOOK = "01_quickstart.ipynb"
+CURATED = REPO / "docs" / "explorer.png"
+
+
+@pytest.fixture(scope="module")
+def console() -> ConsoleLog:
+    return ConsoleLog()
+
+
+@pytest.fixture(scope="module")
+def explorer(browser, lab_server, console):  # noqa: ANN001, ANN201 - Playwright objects
+    """The first LayerExplorer of the executed quickstart notebook (a Playwright Locator)."""
+    context, page = new_page(browser, console)
+    try:
+        open_notebook(page, lab_server.url, NOTEBOOK)
+        run_all_cells(page, timeout_s=300)
+        root = page.locator(".featviz-explorer").first
+        root.wait_for(state="visible", timeout=60_000)
+        yield root
+    finally:
+        context.close()
+
+
+def feature_image(explorer):  # noqa: ANN001, ANN201
+    open_tab(explorer, "Feature maps")
+    return shown_image(visible_panel(explorer))
+
+
+def test_explorer_appears_with_a_loaded_image(explorer, screenshots) -> None:  # noqa: ANN001
+    img = feature_image(explorer)
+    img.wait_for(state="visible")
+    shot = image_fingerprint(img)
+    assert shot["w"] > 0 and shot["h"] > 0, shot
+    assert shot["src"].startswith("blob:"), shot["src"]
+    # A real feature-map grid has contrast: not one flat colour.
+    assert shot["max"] - shot["min"] > 50, shot
+    for label in ("Layer", "Channel", "Normalize"):
+        assert control(explorer, "dropdown", label).locator("select").count() == 1, label
+    assert control(explorer, "slider", "Grid width").count() == 1
+    explorer.screenshot(path=screenshots / "jupyterlab_feature_maps.png")
+    CURATED.parent.mkdir(exist_ok=True)
+    shutil.copyfile(screenshots / "jupyterlab_feature_maps.png", CURATED)
+
+
+@pytest.mark.parametrize("which", ["layer", "channel", "grid width", "normalization"])
+def test_control_changes_the_image(explorer, which: str, screenshots) -> None:  # noqa: ANN001
+    img = feature_image(explorer)
+    before = image_fingerprint(img)
+    channel = control(explorer, "dropdown", "Channel").locator("select")
+    if which == "layer":
+        select_next(control(explorer, "dropdown", "Layer").locator("select"))
+    elif which == "channel":
+        channel.select_option(index=5)  # options: grid, sum, then channels by index
+    elif which == "grid width":
+        channel.select_option(index=0)
+        before = wait_image_change(img, before)
+        slider_step(control(explorer, "slider", "Grid width"), "ArrowRight", times=3)
+    else:
+        select_next(control(explorer, "dropdown", "Normalize").locator("select"))
+    after = wait_image_change(img, before)
+    assert after["w"] > 0 and after["max"] > after["min"], after
+    if which == "grid width":
+        # Three more columns make the grid wider relative to its height.
+        assert after["w"] / after["h"] > before["w"] / before["h"], (before, after)
+    explorer.screenshot(path=screenshots / f"jupyterlab_after_{which.replace(' ', '_')}.png")
+
+
+@pytest.mark.parametrize("tab", ["Overlay", "Kernels"])
+def test_picture_tabs_show_an_image(explorer, tab: str, screenshots) -> None:  # noqa: ANN001
+    open_tab(explorer, tab)
+    img = shown_image(visible_panel(explorer))
+    img.wait_for(state="visible", timeout=30_000)
+    shot = image_fingerprint(img)
+    assert shot["w"] > 0 and shot["max"] - shot["min"] > 30, shot
+    explorer.screenshot(path=screenshots / f"jupyterlab_{tab.lower()}.png")
+
+
+def test_predictions_tab_names_the_cat(explorer, screenshots) -> None:  # noqa: ANN001
+    open_tab(explorer, "Predictions")
+    panel = visible_panel(explorer)
+    panel.get_by_text("Egyptian cat").first.wait_for(state="visible", timeout=30_000)
+    assert re.search(r"\d+(\.\d+)?%", panel.inner_text()), panel.inner_text()
+    explorer.screenshot(path=screenshots / "jupyterlab_predictions.png")
+
+
+def test_layers_tab_lists_the_layers(explorer, screenshots) -> None:  # noqa: ANN001
+    open_tab(explorer, "Layers")
+    rows = visible_panel(explorer).locator("table tr")
+    rows.nth(10).wait_for(state="visible", timeout=30_000)
+    text = visible_panel(explorer).inner_text()
+    assert "Conv2d" in text and "features.0.0" in text, text[:500]
+    explorer.screenshot(path=screenshots / "jupyterlab_layers.png")
+
+
+def _maximize_controls(explorer):  # noqa: ANN001, ANN201
+    open_tab(explorer, "Maximize")
+    panel = visible_panel(explorer)
+    return (
+        panel,
+        panel.get_by_role("button", name="Run"),
+        panel.get_by_role("button", name="Cancel"),
+        panel.locator(".widget-hprogress").first,
+    )
+
+
+def test_maximize_runs_with_progress_and_shows_the_result(explorer, screenshots) -> None:  # noqa: ANN001
+    panel, run, _, progress = _maximize_controls(explorer)
+    control(panel, "dropdown", "Size").locator("select").select_option(label="64")
+    steps = control(panel, "slider", "Steps")
+    slider_step(steps, "Home")  # 4 steps
+    slider_step(steps, "ArrowRight", times=7)  # 32 steps: short, but enough to watch progress
+    record_progress(progress)
+    run.click()
+    panel.get_by_text(re.compile(r"^done: ")).wait_for(timeout=120_000)
+    seen = recorded_progress(explorer.page)
+    inside = [f for f in seen if 0 < f < 1]
+    assert seen and seen[-1] == 1.0, f"progress did not complete: {seen}"
+    assert len(set(inside)) >= 2, f"progress did not advance step by step: {seen}"
+    assert inside == sorted(inside), f"progress went backwards: {seen}"
+    img = shown_image(panel)
+    img.wait_for(state="visible")
+    shot = image_fingerprint(img)
+    assert shot["w"] >= 64 and shot["max"] - shot["min"] > 30, shot
+    explorer.screenshot(path=screenshots / "jupyterlab_maximize.png")
+
+
+def test_cancel_stops_a_long_run(explorer) -> None:  # noqa: ANN001
+    panel, run, cancel, progress = _maximize_controls(explorer)
+    slider_step(control(panel, "slider", "Steps"), "End")  # 512 steps: minutes if not cancelled
+    run.click()
+    explorer.page.wait_for_function(
+        "p => parseFloat(p.querySelector('.progress-bar').style.width) > 0",
+        arg=progress.element_handle(),
+        timeout=60_000,
+    )
+    cancel.click()
+    panel.get_by_text(re.compile(r"cancelled after \d+ steps")).wait_for(timeout=30_000)
+    stopped_at = progress_fraction(progress)
+    explorer.page.wait_for_timeout(1500)
+    assert progress_fraction(progress) == stopped_at < 1.0
+    assert run.is_enabled() and not cancel.is_enabled()
+
+
+def test_console_shows_no_widget_errors(explorer, console: ConsoleLog) -> None:  # noqa: ANN001
+    # Last in the module: covers everything the tests above did in this page.
+    assert console.errors == [], "\n".join(console.errors)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _report_ignored_console(console: ConsoleLog) -> Iterator[None]:
+    yield
+    if console.ignored:
+        print(f"ignored known console noise: {console.ignored}")

@@ -1,0 +1,63 @@
+"""notebooks/app.ipynb served by Voila: the explorer renders as an app and reacts to its controls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import new_page
+from lab_harness import Server, copy_notebooks, voila
+from lab_page import (
+    ConsoleLog,
+    control,
+    image_fingerprint,
+    open_tab,
+    select_next,
+    shown_image,
+    slider_step,
+    visible_panel,
+    wait_image_change,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+NOTEBOOK = "app.ipynb"
+
+
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("voila")
+    root = copy_notebooks(base / "root", [NOTEBOOK])
+    with voila(root / NOTEBOOK, base / "state") as server:
+        yield server
+
+
+def test_voila_app_renders_and_reacts(browser, voila_server: Server, screenshots) -> None:  # noqa: ANN001
+    console = ConsoleLog()
+    context, page = new_page(browser, console)
+    try:
+        # Voila executes the notebook before the page is complete: allow for the model to load.
+        page.goto(voila_server.url, wait_until="domcontentloaded", timeout=180_000)
+        root = page.locator(".featviz-explorer").first
+        root.wait_for(state="visible", timeout=180_000)
+        open_tab(root, "Feature maps")
+        img = shown_image(visible_panel(root))
+        img.wait_for(state="visible")
+        before = image_fingerprint(img)
+        assert before["w"] > 0 and before["max"] - before["min"] > 50, before
+        root.screenshot(path=screenshots / "voila_feature_maps.png")
+
+        select_next(control(root, "dropdown", "Layer").locator("select"))
+        after_layer = wait_image_change(img, before)
+        slider_step(control(root, "slider", "Grid width"), "ArrowLeft", times=2)
+        after_width = wait_image_change(img, after_layer)
+        assert after_width["w"] / after_width["h"] < after_layer["w"] / after_layer["h"]
+        root.screenshot(path=screenshots / "voila_after_changes.png")
+
+        open_tab(root, "Predictions")
+        visible_panel(root).get_by_text("Egyptian cat").first.wait_for(state="visible")
+        assert console.errors == [], "\n".join(console.errors)
+    finally:
+        context.close()
+        if console.ignored:
+            print(f"ignored known console noise: {console.ignored}")

@@ -1,0 +1,95 @@
+"""The shape of the house: public API, import directions, and the engine without ipywidgets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import featviz_widgets
+
+ENGINE_MODULES = [
+    "featviz_widgets.capture",
+    "featviz_widgets.inputs",
+    "featviz_widgets.render",
+    "featviz_widgets.optvis",
+    "featviz_widgets.datasets",
+    "featviz_widgets.models",
+    "featviz_widgets.samples",
+]
+
+
+def _run_isolated(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_every_public_name_resolves() -> None:
+    for name in featviz_widgets.__all__:
+        assert getattr(featviz_widgets, name) is not None, name
+    assert featviz_widgets.__version__.count(".") == 2
+
+
+def test_unknown_attribute_is_a_clear_attribute_error() -> None:
+    try:
+        featviz_widgets.no_such_thing  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_thing" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_engine_imports_with_ipywidgets_absent() -> None:
+    result = _run_isolated(
+        f"""
+        import sys
+        sys.modules["ipywidgets"] = None  # any import of it now raises ImportError
+        import featviz_widgets
+        for name in {ENGINE_MODULES!r}:
+            __import__(name)
+        featviz_widgets.capture, featviz_widgets.render, featviz_widgets.maximize
+        try:
+            featviz_widgets.LayerExplorer
+        except ImportError:
+            print("widgets need ipywidgets")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "widgets need ipywidgets" in result.stdout
+
+
+def test_render_is_torch_free() -> None:
+    result = _run_isolated(
+        """
+        import sys
+        import featviz_widgets.render
+        print("torch" in sys.modules, "ipywidgets" in sys.modules)
+        """
+    )
+    assert result.stdout.split() == ["False", "False"], result.stdout + result.stderr
+
+
+def test_capture_imports_neither_widgets_nor_renderer() -> None:
+    result = _run_isolated(
+        """
+        import sys
+        import featviz_widgets.capture
+        import featviz_widgets.inputs
+        watched = ("ipywidgets", "featviz_widgets.render", "featviz_widgets.widgets",
+                   "featviz_widgets.optvis")
+        print([m for m in watched if m in sys.modules])
+        """
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_import_is_lazy() -> None:
+    result = _run_isolated(
+        """
+        import sys
+        import featviz_widgets
+        print("torch" in sys.modules, "ipywidgets" in sys.modules)
+        """
+    )
+    assert result.stdout.split() == ["False", "False"], result.stdout + result.stderr

@@ -1,0 +1,567 @@
+"""LayerExplorer without a browser: set controls, decode the PNGs, check the model after each step."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from conftest import assert_model_unchanged, make_tiny_cnn, model_state
+from PIL import Image
+from skimage import data as skdata
+from torch import nn
+
+from featviz_widgets import render
+from featviz_widgets.widgets import LayerExplorer
+from featviz_widgets.widgets._options import PAGE_SIZE
+from featviz_widgets.widgets.tabs.tables import top_predictions
+
+CAT = skdata.chelsea()  # 300x451 RGB
+
+
+class _TinyNet(nn.Module):
+    """Named convs, an in-place ReLU, a residual add and a functional flatten (FX nodes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 12, 3, padding=1, stride=2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = x + self.relu(self.conv2(x))
+        x = self.pool(self.relu(self.conv3(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+def _unchanged(model: nn.Module, before) -> None:
+    assert_model_unchanged(model, before)  # bit-identical state, flags, and no hooks
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _feature_image(ex: LayerExplorer) -> np.ndarray:
+    return _decode(ex.tabs["Feature maps"].image.value)
+
+
+def _expected_grid_shape(ex: LayerExplorer) -> tuple[int, int]:
+    maps = ex._data.view(ex.layer).maps
+    channels, h, w = maps.shape
+    start = (ex.page - 1) * PAGE_SIZE
+    count = min(PAGE_SIZE, channels - start)
+    lay = render.grid_layout(channels, h, w, ex.columns, start=start, count=count)
+    return (
+        lay.rows * lay.tile_h + (lay.rows - 1) * lay.pad,
+        lay.cols * lay.tile_w + (lay.cols - 1) * lay.pad,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[nn.Module, LayerExplorer, dict]:
+    model = make_tiny_cnn()
+    model.train()  # a training-mode model must come back in training mode
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=64)
+    _unchanged(model, before)
+    return model, ex, before
+
+
+# -- construction and controls --------------------------------------------------------------
+def test_tiny_constructs_with_a_grid_of_the_first_conv(tiny) -> None:
+    model, ex, before = tiny
+    assert ex.layer == ex.layers[0]
+    assert ex.channel is None
+    labels = [label for label, _ in ex._layer.options]
+    shape = "x".join(str(s) for s in ex.activations[ex.layer].shape[1:])
+    assert labels[0] == f"{ex.layer}  {shape}"
+    img = _feature_image(ex)
+    assert img.shape[:2] == _expected_grid_shape(ex)
+    assert ex.error is None
+    _unchanged(model, before)
+
+
+def test_layer_filter_lists_convs_all_modules_and_graph_nodes(tiny) -> None:
+    model, ex, before = tiny
+    convs = list(ex.layers)
+    assert convs and all(isinstance(model.get_submodule(k), nn.Conv2d) for k in convs)
+    ex._filter.value = "all"
+    assert len(ex.layers) > len(convs)
+    assert ex.layers == list(ex.activations)  # execution order
+    ex._filter.value = "nodes"
+    nodes = ex.layers
+    assert nodes and all(ex._data.has(n) for n in nodes)
+    ex._filter.value = "conv"
+    assert ex.layers == convs
+    _unchanged(model, before)
+
+
+def test_channel_options_match_every_layer(tiny) -> None:
+    model, ex, before = tiny
+    ex._filter.value = "all"
+    for key in ex.layers:
+        ex.layer = key
+        view = ex._data.view(key)
+        assert len(ex._channel.options) == view.channels + 2, key
+        assert ex._channel.options[0] == ("all channels (grid)", "grid")
+        assert ex._channel.options[1] == ("sum of channels", "sum")
+        assert ex.error is None
+    ex._filter.value = "conv"
+    _unchanged(model, before)
+
+
+def test_every_control_changes_the_picture(tiny) -> None:
+    model, ex, before = tiny
+    ex.layer = ex.layers[0]
+    seen = [_feature_image(ex)]
+
+    def changed() -> np.ndarray:
+        img = _feature_image(ex)
+        assert all(img.shape != old.shape or not np.array_equal(img, old) for old in seen[-1:])
+        seen.append(img)
+        _unchanged(model, before)
+        return img
+
+    ex.columns = 3
+    assert changed().shape[:2] == _expected_grid_shape(ex)
+    ex.normalization = "layer"
+    changed()
+    ex.colormap = "magma"
+    changed()
+    ex.order = "strongest"
+    changed()
+    ex.channel = 1
+    single = changed()
+    ex.channel = 2
+    assert not np.array_equal(changed(), single)
+    ex.channel = "sum"
+    changed()
+    ex.layer = ex.layers[1]
+    changed()
+    ex.channel, ex.columns, ex.order, ex.normalization = None, 8, "index", "channel"
+    ex.colormap = "viridis"
+
+
+def test_strongest_first_orders_channel_options_by_mean(tiny) -> None:
+    _, ex, _ = tiny
+    ex.order = "strongest"
+    values = [v for _, v in ex._channel.options[2:]]
+    means = ex._data.stats(ex.layer).means
+    assert list(np.argsort(-means, kind="stable")) == values
+    assert np.all(np.diff(means[values]) <= 0)
+    ex.order = "index"
+    assert [v for _, v in ex._channel.options[2:]] == list(range(len(values)))
+
+
+def test_bad_values_raise_and_show_in_the_widget(tiny) -> None:
+    model, ex, before = tiny
+    good = ex.layer
+    with pytest.raises(ValueError, match=f"Did you mean '{good}'"):
+        ex.layer = good + "x"
+    assert "unknown layer" in ex._message.value and ex.error is not None
+    assert ex.layer == good
+    with pytest.raises(ValueError, match="unknown layer 'nope'"):
+        ex.layer = "nope"
+    for attribute, value in [
+        ("channel", 10_000),
+        ("channel", "all"),
+        ("columns", 0),
+        ("normalization", "chanel"),
+        ("colormap", "no_such_map"),
+        ("page", 99),
+        ("order", "random"),
+    ]:
+        with pytest.raises(ValueError):
+            setattr(ex, attribute, value)
+        assert ex.error is not None and ex._message.value
+    ex.columns = 8  # a good change clears the message
+    ex.columns = 7
+    assert ex.error is None and ex._message.value == ""
+    ex.columns = 8
+    _unchanged(model, before)
+
+
+def test_a_failing_render_is_shown_and_raised_not_swallowed(tiny, monkeypatch) -> None:
+    _, ex, _ = tiny
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(render, "grid_png", boom)
+    ex.channel = None
+    with pytest.raises(RuntimeError, match="renderer exploded"):
+        ex.columns = 5  # an observer: the error must come out of the trait assignment
+    assert "renderer exploded" in ex._message.value
+    monkeypatch.undo()
+    ex.columns = 8
+    assert ex.error is None
+
+
+def test_vector_layer_shows_a_strip_and_unit_options(tiny) -> None:
+    _, ex, _ = tiny
+    vector_keys = [k for k in ex.activations if ex._data.view(k).kind == "vector"]
+    assert vector_keys
+    ex.layer = vector_keys[-1]
+    assert len(ex._channel.options) == ex._data.view(ex.layer).channels + 2
+    assert _feature_image(ex).size > 0
+    ex.tab = "Overlay"
+    assert "no spatial map" in ex.tabs["Overlay"].message.value
+    ex.tab = "Feature maps"
+    ex._filter.value = "conv"
+
+
+def test_no_forward_per_click() -> None:
+    calls = []
+    model = make_tiny_cnn()
+    model.register_forward_pre_hook(lambda *_: calls.append(1))
+    ex = LayerExplorer(model, CAT, size=48)
+    assert len(calls) == 1
+    ex._filter.value = "all"
+    for key in ex.layers:
+        ex.layer = key
+    ex.columns, ex.normalization, ex.colormap = 4, "percentile", "gray"
+    for title in ("Overlay", "Kernels", "Predictions", "Layers", "Feature maps"):
+        ex.tab = title
+    assert len(calls) == 1
+    ex.set_image(CAT[::-1])
+    assert len(calls) == 2
+
+
+# -- tabs ------------------------------------------------------------------------------------
+def test_overlay_kernels_layers_and_predictions_tabs(tiny) -> None:
+    model, ex, before = tiny
+    first = ex.layers[0]
+    ex.layer = first
+    ex.tab = "Overlay"
+    overlay = ex.tabs["Overlay"]
+    photo = ex._data.prepared.display
+    assert _decode(overlay.image.value).shape == photo.shape
+    low = _decode(overlay.image.value)
+    overlay.opacity.value = 0.9
+    assert not np.array_equal(low, _decode(overlay.image.value))
+    assert _decode(overlay.strip.value).shape[0] > 0 and "top" in overlay.strip_caption.value
+
+    ex.tab = "Kernels"
+    kernels = ex.tabs["Kernels"]
+    weight = model.get_submodule(first).weight.detach().numpy()
+    expected = render.kernels(weight, start=0, count=min(PAGE_SIZE, weight.shape[0]), min_tile=32)
+    assert np.array_equal(_decode(kernels.image.value), expected)
+    assert "RGB" in kernels.caption.value
+    ex.channel = 0
+    assert _decode(kernels.image.value).shape != expected.shape
+    ex.channel = None
+    relu = next(k for k in ex.activations if "ReLU" in type(model.get_submodule(k)).__name__)
+    ex.layer = relu
+    assert "has no weights" in kernels.message.value
+    assert kernels.png() is None
+
+    ex.tab = "Layers"
+    table = ex.tabs["Layers"].html.value
+    assert table.count("<tr") == len(ex.activations) + 1  # every call of every module + header
+    assert relu in table
+    ex.tab = "Predictions"
+    assert "%" in ex.tabs["Predictions"].html.value
+    ex.tab = "Feature maps"
+    ex._filter.value = "conv"
+    _unchanged(model, before)
+
+
+def test_save_png_and_export_button(tiny, tmp_path) -> None:
+    _, ex, _ = tiny
+    path = ex.save_png(tmp_path / "view.png")
+    assert np.array_equal(_decode(path.read_bytes()), _feature_image(ex))
+    ex._export.click()
+    assert "data:image/png;base64," in ex._download.value and "download" in ex._download.value
+
+
+def test_set_image_recaptures_and_redraws(tiny) -> None:
+    model, ex, before = tiny
+    ex._filter.value = "conv"
+    ex.layer, ex.channel = ex.layers[0], None
+    old_act = ex.activations[ex.layer].clone()
+    old_img = _feature_image(ex)
+    ex.set_image(np.ascontiguousarray(CAT[:, ::-1]))
+    assert not torch.equal(old_act, ex.activations[ex.layer])
+    assert not np.array_equal(old_img, _feature_image(ex))
+    _unchanged(model, before)
+
+
+def test_keywords_layers_labels_and_device() -> None:
+    model = make_tiny_cnn()
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    ex = LayerExplorer(model, CAT, size=48, layers=names[:1], labels=[f"c{i}" for i in range(99)])
+    assert list(ex.activations) == names[:1]
+    with pytest.raises(ValueError, match="not in layers="):
+        ex.layer = names[-1] if len(names) > 1 else "zzz"
+    with pytest.raises(ValueError, match="never moves your model"):
+        LayerExplorer(model, CAT, size=48, device="meta")
+    with pytest.raises(ValueError, match="unknown layer"):
+        LayerExplorer(model, CAT, layers=["no_such"])
+    with pytest.raises(TypeError):
+        LayerExplorer("not a model", CAT)  # type: ignore[arg-type]
+
+
+class _SignalAndVideo(nn.Module):
+    """A Conv1d over the flattened pixels and a Conv3d over a 4-frame clip of the image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1d = nn.Conv1d(3, 6, 3)
+        self.conv3d = nn.Conv3d(3, 5, (2, 3, 3))
+        self.head = nn.Linear(6 + 5, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        signal = self.conv1d(x.flatten(2))
+        video = self.conv3d(x.unsqueeze(2).repeat(1, 1, 4, 1, 1))
+        return self.head(torch.cat([signal.mean(-1), video.mean((2, 3, 4))], 1))
+
+
+def test_conv1d_signals_and_conv3d_video_render() -> None:
+    torch.manual_seed(0)
+    model = _SignalAndVideo()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    assert ex.layers == ["conv1d", "conv3d"]
+    for layer in ex.layers:
+        ex.layer = layer
+        grid = _feature_image(ex)
+        ex.channel = 1
+        one = _feature_image(ex)
+        assert grid.shape != one.shape or not np.array_equal(grid, one)
+        ex.tab = "Kernels"
+        assert ex.tabs["Kernels"].png() is not None and ex.error is None
+        ex.tab, ex.channel = "Feature maps", None
+    ex.layer, ex.channel = "conv3d", 2  # [5, 3, 30, 30]: channel 2 as a row of 3 frames
+    assert _feature_image(ex).shape[1] > 2 * _feature_image(ex).shape[0]
+    _unchanged(model, before)
+
+
+def test_a_model_that_fails_on_the_image_raises_with_context() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2))  # wrong width
+    before = model_state(model)
+    with pytest.raises(RuntimeError, match="forward failed"):
+        LayerExplorer(model, CAT, size=32)
+    _unchanged(model, before)
+
+
+def test_set_image_errors_are_shown_and_raised(tiny) -> None:
+    model, ex, before = tiny
+    shown = _feature_image(ex)
+    with pytest.raises((ValueError, TypeError)):
+        ex.set_image(np.zeros((0, 5)))
+    assert ex.error is not None and ex._message.value
+    assert np.array_equal(shown, _feature_image(ex))  # the last good view stays
+    ex.columns = 9  # the next good action clears the message
+    assert ex.error is None
+    ex.columns = 8
+    _unchanged(model, before)
+
+
+# -- torchvision architectures (random weights) --------------------------------------------
+def _walk(ex: LayerExplorer, model: nn.Module, before: dict, keys: list[str]) -> None:
+    for key in keys:
+        ex.layer = key
+        assert len(ex._channel.options) == ex._data.view(key).channels + 2
+        if ex._data.view(key).kind == "maps":
+            assert _feature_image(ex).shape[:2] == _expected_grid_shape(ex), key
+        for title in ("Overlay", "Kernels", "Feature maps"):
+            ex.tab = title
+        _unchanged(model, before)
+
+
+def test_resnet18_layers_pages_and_inplace_relu() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18().eval()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=128)
+    assert ex.layer == "conv1"
+    assert ex._layer.options[1][0].startswith("layer1.0.conv1  64x32x32")
+    _walk(ex, model, before, ["layer1.0.conv1", "layer2.0.downsample.0", "layer4.1.conv2"])
+    assert ex._page.max == 512 // PAGE_SIZE and ex._page.layout.display is None
+    first = _feature_image(ex)
+    ex.page = 4
+    assert not np.array_equal(first, _feature_image(ex))
+    assert "channels 385-512 of 512" in ex.tabs["Feature maps"].caption.value
+    ex.layer = "bn1"  # captured before the in-place ReLU: negatives kept
+    assert ex.activations["bn1"].min() < 0
+    assert "% zeros" in ex.tabs["Feature maps"].caption.value
+    ex.layer = "layer1.0.relu#2"
+    assert ex.layer == "layer1.0.relu#2"
+    _unchanged(model, before)
+
+
+def test_mobilenet_v2_depthwise_kernels_and_graph_nodes() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=128)
+    _walk(ex, model, before, ["features.0.0", "features.2.conv.1.0", "features.17.conv.2"])
+    ex.layer = "features.2.conv.1.0"  # depthwise: weight [96, 1, 3, 3]
+    ex.tab = "Kernels"
+    assert "96x1x3x3" in ex.tabs["Kernels"].caption.value
+    ex.layer = "features.2.conv.3"  # an FX-only node? no: a module; graph nodes next
+    ex._filter.value = "nodes"
+    add = next(n for n in ex.layers if n.endswith("add"))
+    ex.layer = add
+    assert ex.layer == add and ex.error is None
+    ex.tab = "Kernels"
+    assert "no weights" in ex.tabs["Kernels"].message.value
+    ex.tab = "Feature maps"
+    _unchanged(model, before)
+
+
+# -- maximize ----------------------------------------------------------------------------------
+def _maximizer(ex: LayerExplorer, steps: int, size: int = 64):
+    tab = ex.maximizer
+    ex.tab = "Maximize"
+    tab.steps.value, tab.size.value, tab.preset.value = steps, size, "lucid"
+    return tab
+
+
+def test_maximize_tab_runs_in_a_thread_and_caches(tiny) -> None:
+    model, ex, before = tiny
+    ex._filter.value = "conv"
+    ex.layer, ex.channel = ex.layers[-1], 1
+    tab = _maximizer(ex, steps=8)
+    assert "press Run" in tab.status.value
+    gate, seen = threading.Event(), []
+    original = tab._on_step
+
+    def on_step(step, value, preview):  # hold the worker at step 4 while the test looks
+        original(step, value, preview)
+        seen.append(preview is not None)
+        if step == 4:
+            gate.wait(30)
+
+    tab._on_step = on_step
+    tab.run()
+    deadline = time.monotonic() + 30
+    while len(seen) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tab.running and tab.progress.value == 4 and "step 4/8" in tab.status.value
+    assert tab.run_button.disabled and not tab.cancel_button.disabled
+    assert all(c.disabled for c in (tab.steps, tab.size, tab.preset, tab.seed, tab.mode))
+    gate.set()
+    result = ex.wait(60)
+    del tab._on_step
+    assert any(seen)  # a live preview arrived
+    assert not result.cancelled and result.steps == 8 and len(result.history) == 8
+    assert tab.progress.value == 8 and not tab.run_button.disabled and tab.cancel_button.disabled
+    assert not any(c.disabled for c in (tab.steps, tab.size, tab.preset, tab.seed, tab.mode))
+    assert _decode(tab.image.value).shape == (256, 256, 3)  # 64 px shown 4x, crisp
+    assert np.array_equal(_decode(tab.image.value)[::4, ::4], result.images[0])
+    assert "done" in tab.status.value
+    _unchanged(model, before)
+    start = time.perf_counter()
+    tab.run()  # cached: no thread, shown at once
+    assert not tab.running and time.perf_counter() - start < 0.2 and "cached" in tab.status.value
+    ex.channel = 2  # another target: nothing cached for it
+    assert "press Run" in tab.status.value and tab.png() is None
+    ex.channel = 1
+    assert "cached" in tab.status.value and tab.png() is not None
+
+
+def test_maximize_first_n_channels_sheet(tiny) -> None:
+    model, ex, before = tiny
+    ex.layer = ex.layers[0]
+    tab = _maximizer(ex, steps=4)
+    tab.mode.value, tab.count.value = "first", 4
+    tab.run()
+    result = ex.wait(60)
+    assert len(result.images) == 4
+    side = 2 * 64 + 2  # 2x2 sheet with a 2 px separator
+    assert _decode(tab.image.value).shape == (side, side, 3)
+    tab.mode.value = "channel"
+    _unchanged(model, before)
+
+
+def test_maximize_cancel_stops_within_a_step(tiny) -> None:
+    model, ex, before = tiny
+    tab = _maximizer(ex, steps=5000, size=96)
+    stepped = threading.Event()
+    original = tab._on_step
+
+    def on_step(step, value, preview):
+        original(step, value, preview)
+        stepped.set()
+
+    tab._on_step = on_step
+    tab.run()
+    assert stepped.wait(30)
+    tab.cancel_button.click()
+    result = ex.wait(30)
+    assert result.cancelled and result.steps < 5000
+    assert "cancelled" in tab.status.value and not tab.run_button.disabled
+    del tab._on_step
+    _unchanged(model, before)
+
+
+def test_maximize_explains_targets_it_cannot_run() -> None:
+    torch.manual_seed(0)
+    model = _TinyNet()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=48)
+    tab = _maximizer(ex, steps=4)
+    ex._filter.value = "nodes"
+    ex.layer = next(n for n in ex.layers if n.endswith("add"))  # a functional node, no module
+    assert "not a module output" in tab.status.value
+    with pytest.raises(ValueError, match="not a module output"):
+        tab.run()  # refused: shown in the tab, raised to the caller, nothing started
+    assert not tab.running and "not a module output" in tab.status.value
+    _unchanged(model, before)
+
+
+def test_maximize_error_is_shown_in_the_tab_and_raised_by_wait(tiny, monkeypatch) -> None:
+    model, ex, before = tiny
+    tab = _maximizer(ex, steps=4)
+    ex._filter.value = "conv"
+    ex.layer = ex.layers[0]
+    monkeypatch.setattr(type(model), "forward", lambda self, x: 1 / 0)
+    tab.seed.value = 7  # a fresh job, nothing cached
+    tab.run()
+    with pytest.raises(ZeroDivisionError):
+        ex.wait(30)
+    assert "maximize failed" in tab.status.value and "ZeroDivisionError" in tab.status.value
+    assert not tab.run_button.disabled
+    monkeypatch.undo()
+    ex.set_image(CAT)  # a failed run does not poison later calls
+    assert ex.error is None
+    _unchanged(model, before)
+
+
+def test_maximize_class_target_with_classic_preset(tiny) -> None:
+    model, ex, before = tiny
+    tab = _maximizer(ex, steps=4)
+    tab.mode.value = "class"
+    assert len(tab.klass.options) == ex._data.class_vector().shape[0]
+    tab.klass.value, tab.preset.value, tab.seed.value = 3, "classic", 3
+    tab.run()
+    result = ex.wait(60)
+    assert result.steps == 4 and "class 3" in tab.status.value
+    tab.mode.value, tab.preset.value, tab.seed.value = "channel", "lucid", 0
+    _unchanged(model, before)
+
+
+# -- the real MobileNetV2 ----------------------------------------------------------------------
+@pytest.mark.pretrained
+def test_predictions_tab_names_the_cat_with_real_mobilenet_v2() -> None:
+    weights = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
+    model = torchvision.models.mobilenet_v2(weights=weights)
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, weights=weights)
+    ex.tab = "Predictions"
+    top = top_predictions(ex._data)
+    assert top[0][1] == "Egyptian cat"
+    html = ex.tabs["Predictions"].html.value
+    assert html.index("Egyptian cat") < html.index("%")
+    _unchanged(model, before)
