@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from lab_harness import jupyter_lab, launch_browser  # noqa: E402
 from lab_page import (  # noqa: E402
     control,
+    notebook,
     open_notebook,
     open_tab,
     run_all_cells,
@@ -168,19 +169,19 @@ def _quiet(page, fn) -> None:  # noqa: ANN001
     wait_kernel_idle(page, timeout_s=60)
 
 
-def run_model(browser, base: Path, label: str, model_code: str, n: int) -> dict[str, Series]:  # noqa: ANN001
-    timings = base / f"timings-{len(label)}.txt"
+def run_model(browser, base: Path, model_code: str, n: int) -> dict[str, Series]:  # noqa: ANN001
+    """One JupyterLab (fresh state) and one explorer: measure every control."""
+    base.mkdir()
+    timings = base / "timings.txt"
     timings.write_text("")
-    root = base / "root"
-    root.mkdir(exist_ok=True)
-    name = write_notebook(root, f"bench{len(list(root.iterdir()))}", model_code, timings)
-    with jupyter_lab(root, base / "state") as server:
+    name = write_notebook(base, "latency", model_code, timings)
+    with jupyter_lab(base, base / ".state") as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1400})
         page = context.new_page()
         try:
             open_notebook(page, server.url, name)
             run_all_cells(page, timeout_s=300)
-            ex = page.locator(".featviz-explorer").first
+            ex = notebook(page).locator(".featviz-explorer").first
             open_tab(ex, "Feature maps")
             img = shown_image(visible_panel(ex))
             img.wait_for(state="visible", timeout=60_000)
@@ -275,10 +276,12 @@ def main() -> None:
         browser = launch_browser(pw)
         try:
             for label, code in MODELS.items():
-                results[label] = run_model(browser, Path(tmp), label, code, args.changes)
+                folder = Path(tmp) / f"model{len(results)}"
+                results[label] = run_model(browser, folder, code, args.changes)
+            load = os.getloadavg()[0]  # other work on the machine inflates every figure
             machine = (
-                f"{platform.machine()}, {os.cpu_count()} CPU cores, chromium {browser.version}, "
-                f"Python {platform.python_version()}"
+                f"{platform.machine()}, {os.cpu_count()} CPU cores (1-min load {load:.1f} at the "
+                f"end), chromium {browser.version}, Python {platform.python_version()}"
             )
         finally:
             browser.close()

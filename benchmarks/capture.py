@@ -34,13 +34,12 @@ METHODS = {
     "capture_layer1": 'featviz capture(model, x, "layer1"), stop early',
     "seed": "seed recipe: SaveOutput hooks on every Conv2d",
     "fx_all": "torchvision FX extractor, every node",
-    "torchlens": "torchlens.trace(model, x), save all",
+    "torchlens": "torchlens.trace(model, x) (saves every layer)",
 }
 
 
 def _method(name: str, model, x) -> Callable[[], object]:
     """The callable timed for ``name`` (set-up that a user does once happens here)."""
-    import torch
 
     if name == "plain":
         return lambda: _no_grad(model, x)
@@ -66,7 +65,7 @@ def _method(name: str, model, x) -> Callable[[], object]:
     if name == "torchlens":
         import torchlens
 
-        return lambda: torchlens.trace(model, x, save="all")
+        return lambda: torchlens.trace(model, x)  # saves every layer by default
     raise ValueError(name)
 
 
@@ -233,7 +232,11 @@ def _section(args, rows, plain_rss, by_name) -> str:
 
     plain = by_name["plain"]
     date = datetime.date.today().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores (load average {load} at the end), "
+        f"torch {torch.__version__}"
+    )
     return f"""## Capture
 
 `benchmarks/capture.py`, {date}; {machine}; ResNet-50 (random weights), 1x3x224x224, CPU,
@@ -241,20 +244,25 @@ def _section(args, rows, plain_rss, by_name) -> str:
 method in its own process and timed against a plain forward interleaved in that process.
 Plain forward: {plain.get("wall_ms", float("nan")):.1f} ms wall. "first call" includes set-up
 (building the FX extractor; featviz's first capture on a model, which copies every output while
-it learns which ones later in-place ops overwrite). Peak RSS is the process's ru_maxrss.
+it learns which ones later in-place ops overwrite). Peak RSS is the process's ru_maxrss; for
+featviz's all-module capture it is set by that first call, which holds the originals next to
+their copies (steady state holds ~128 MB of activations). The plain row (plain timed against
+itself) shows the noise floor of this shared machine.
 
 {_table(rows, plain_rss)}
 
 - All-module capture: {_verdict(by_name["capture_all"], 1.10)}.
 - layer1 with stop-early: {_verdict(by_name["capture_layer1"], 0.40)}.
-- Why all-module capture costs more than a plain forward: keeping ~180 outputs (~128 MB) alive
-  means the forward cannot reuse freed buffers, so every kept tensor lands on fresh pages and
-  each first touch is a page fault (see the faults column; on this VM a fault costs ~1-2 us).
-  The engine itself adds little: only outputs that a later in-place op overwrites (BatchNorm
-  before `ReLU(inplace=True)`, the branch before `out += identity`) are copied, the rest are
-  kept by reference and checked with the tensor version counter. The "[glibc keeps freed
-  pages]" rows (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_ set for that process only) show
-  the cost without the page faults.
+- Where all-module capture's extra time goes: keeping ~180 outputs (~128 MB) alive means the
+  forward cannot reuse its freed buffers. When glibc has handed the previous call's pages back
+  to the OS, every kept tensor lands on fresh pages and each first touch is a page fault (~1-2
+  us each on this VM; ~28k faults per call made it ~1.5x in a separate run where that
+  happened every call); when the pages are still mapped (faults column near 0) only the engine
+  is left. The engine itself copies only outputs that a later in-place op overwrites
+  (BatchNorm before `ReLU(inplace=True)`, the branch before `out += identity`, learned on the
+  first call) and keeps the rest by reference, checked with the tensor version counter. The
+  "[glibc keeps freed pages]" rows (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_ set for that
+  process only) pin the allocator to the no-fault case.
 - The FX extractor returns post-ReLU values for nodes that an in-place op follows (e.g.
   `bn1`, `layer1.0.add`), and the seed recipe keeps conv outputs only; featviz returns the
   true value of every module.

@@ -130,7 +130,8 @@ class Recorder:
                 raise StopForward
 
     def _keep(self, name: str, tensor: Tensor, last: bool) -> Tensor:
-        kept = tensor if self._keep_graph else tensor.detach()
+        # detach() makes a new tensor object per output: skip it when there is no graph.
+        kept = tensor.detach() if tensor.requires_grad and not self._keep_graph else tensor
         version = version_of(tensor)
         if last:  # the forward stops right here: nothing can overwrite it any more
             return kept

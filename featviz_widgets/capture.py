@@ -164,13 +164,16 @@ def capture(
         _to_eval(model)
         if modules:
             stop = stop_early and layers is not None
-            acts.update(_capture_modules(model, x, modules, stop, keep_graph, what))
+            every = layers is None  # "every module": those that never run are simply absent
+            acts.update(_capture_modules(model, x, modules, stop, keep_graph, what, every))
         if nodes:
             acts.update(_capture_nodes(model, x, nodes, keep_graph, what))
     if modules and nodes:  # two passes: put the keys back into graph order
         position = _fx.node_position(_fx.node_names(model))
         acts = dict(sorted(acts.items(), key=lambda item: position(*_origin(item[0]))))
-    return {key: t.cpu() for key, t in acts.items()} if to_cpu else acts
+    if to_cpu:
+        return {key: t if t.device.type == "cpu" else t.cpu() for key, t in acts.items()}
+    return acts
 
 
 class Capture:
@@ -248,7 +251,13 @@ class Capture:
 
 
 def _capture_modules(
-    model: nn.Module, x: Tensor, names: list[str], stop: bool, keep_graph: bool, what: str
+    model: nn.Module,
+    x: Tensor,
+    names: list[str],
+    stop: bool,
+    keep_graph: bool,
+    what: str,
+    every: bool = False,
 ) -> dict[str, Tensor]:
     """Hook ``names``; keep outputs by reference where earlier runs showed that is safe."""
     memory = memory_for(model)
@@ -259,7 +268,7 @@ def _capture_modules(
     if kept_one:  # a kept reference was overwritten in place: re-run copying everything
         recorder = Recorder(names, stop_early=stop, keep_graph=keep_graph, memory=None)
         stopped = _hooked_forward(model, x, recorder, what)
-    if not stopped:
+    if not stopped and not every:
         missing = [name for name in names if not recorder.calls[name]]
         if missing:
             raise ValueError(

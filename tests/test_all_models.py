@@ -45,20 +45,18 @@ class Setup:
     side: int = DEFAULT_SIDE
     kwargs: dict = field(default_factory=dict)
     why: str = ""
+    fixed_size: bool = False  # accepts exactly `side` px: no lucid pad / scale transforms
 
 
+_VIT = "fixed input size: image_size={} ({}x{} patches)"
 SETUPS: dict[str, Setup] = {
-    **{
-        name: Setup(
-            64, {"image_size": 64}, "fixed input size: image_size=64 (a 4x4 or 2x2 patch grid)"
-        )
-        for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32")
-    },
-    "vit_h_14": Setup(
-        56, {"image_size": 56}, "fixed input size, patch 14: image_size=56 (4x4 grid)"
-    ),
+    "vit_b_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4), True),
+    "vit_b_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2), True),
+    "vit_l_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4), True),
+    "vit_l_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2), True),
+    "vit_h_14": Setup(56, {"image_size": 56}, _VIT.format(56, 4, 4), True),
     "maxvit_t": Setup(
-        224, {}, "every stage must divide into 7x7 partitions: 224 px is the minimum"
+        224, {}, "fixed size; stages split into 7x7 partitions: 224 px minimum", True
     ),
     "inception_v3": Setup(80, {}, "needs at least 75 px"),
 }
@@ -144,7 +142,8 @@ def _decode(png: bytes | None) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)))
 
 
-def _explore(model: torch.nn.Module, side: int, keys: list[str]) -> None:
+def _explore(model: torch.nn.Module, side: int, keys: list[str], channels: int) -> None:
+    """Switch through ``keys``; the last one must offer ``channels`` channels (the layout's)."""
     explorer = LayerExplorer(model, _image(side), size=side)
     try:
         for key in keys:
@@ -152,7 +151,8 @@ def _explore(model: torch.nn.Module, side: int, keys: list[str]) -> None:
             explorer.channel = None
             assert explorer.error is None, (key, explorer.error)
             assert _decode(explorer.tabs["Feature maps"].png()).size > 0, key
-        explorer.channel = 0
+        explorer.channel = channels - 1
+        assert _decode(explorer.tabs["Feature maps"].png()).size > 0
         explorer.tab = "Kernels"
         explorer.tab = "Overlay"
         assert explorer.error is None, explorer.error
@@ -168,17 +168,22 @@ def _middle_layer(views: list[tuple[str, layout.ChannelMaps]]) -> str:
     return keys[len(keys) // 2]
 
 
-def _maximize(model: torch.nn.Module, layer: str, hint: str | None, side: int) -> None:
+def _maximize(model: torch.nn.Module, layer: str, hint: str | None, setup: Setup) -> None:
     axis = layout.channel_axis(hint)
-    objective = Objective(
-        lambda acts: acts[layer].select(axis, 0).mean(), layers=[layer], name=f"{layer}:0"
+    # optvis's (layer, channel) reads dim 1; channels-last / token layers need their own objective
+    target = (layer, 0) if axis == 1 else Objective(
+        lambda acts: acts[layer].select(axis, 0).mean(), layers=[layer], name=f"{layer}[..., 0]"
+    )  # fmt: skip
+    # the lucid transforms pad, scale and rotate, which models of one fixed input size reject
+    transforms = () if setup.fixed_size else None
+    settings = MaximizeSettings(
+        steps=MAX_STEPS, size=setup.side, preview_every=0, transforms=transforms
     )
-    # the lucid transforms pad, scale and rotate: fixed-size models (ViT, MaxViT) need none
-    settings = MaximizeSettings(steps=MAX_STEPS, size=side, preview_every=0, transforms=())
-    result = maximize(model, objective, settings=settings)
+    result = maximize(model, target, settings=settings)
     assert result.steps == MAX_STEPS and len(result.history) == MAX_STEPS
     assert all(np.isfinite(result.history)), result.history
-    assert result.images[0].shape == (side, side, 3) and result.images[0].dtype == np.uint8
+    assert result.images[0].shape == (setup.side, setup.side, 3)
+    assert result.images[0].dtype == np.uint8
 
 
 def _cover(name: str) -> int:
@@ -196,9 +201,10 @@ def _cover(name: str) -> int:
     del acts
     _render_every_kernel(model, layers)
     middle = _middle_layer(views)
-    keys = [views[0][0], middle, views[-1][0]]
-    _explore(model, setup.side, keys)
-    _maximize(model, middle, layout.hint_for(hints, middle), setup.side)
+    _explore(
+        model, setup.side, [views[0][0], views[-1][0], middle], dict(views)[middle].maps.shape[0]
+    )
+    _maximize(model, middle, layout.hint_for(hints, middle), setup)
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)
@@ -207,13 +213,13 @@ def _cover(name: str) -> int:
 @pytest.mark.parametrize("name", MODELS)
 def test_model_opens_everywhere(name: str) -> None:
     start = time.perf_counter()
-    result = "failed"
-    layers = 0
     try:
         layers = _cover(name)
-        result = "ok"
-    finally:
-        RESULTS[name] = (layers, time.perf_counter() - start, result)
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        RESULTS[name] = (0, time.perf_counter() - start, f"{type(error).__name__}: {first_line}")
+        raise
+    RESULTS[name] = (layers, time.perf_counter() - start, "ok")
 
 
 def test_every_builder_is_swept_or_excluded() -> None:

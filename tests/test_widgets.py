@@ -17,7 +17,7 @@ from torch import nn
 
 from featviz_widgets import render
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._options import PAGE_SIZE
+from featviz_widgets.widgets._options import MAX_PAGE, page_size
 from featviz_widgets.widgets.tabs.tables import top_predictions
 
 CAT = skdata.chelsea()  # 300x451 RGB
@@ -58,8 +58,9 @@ def _feature_image(ex: LayerExplorer) -> np.ndarray:
 def _expected_grid_shape(ex: LayerExplorer) -> tuple[int, int]:
     maps = ex._data.view(ex.layer).maps
     channels, h, w = maps.shape
-    start = (ex.page - 1) * PAGE_SIZE
-    count = min(PAGE_SIZE, channels - start)
+    size = page_size(ex._data.view(ex.layer))
+    start = (ex.page - 1) * size
+    count = min(size, channels - start)
     lay = render.grid_layout(channels, h, w, ex.columns, start=start, count=count)
     return (
         lay.rows * lay.tile_h + (lay.rows - 1) * lay.pad,
@@ -235,6 +236,9 @@ def test_no_forward_per_click() -> None:
     assert len(calls) == 1
     ex.set_image(CAT[::-1])
     assert len(calls) == 2
+    controls = [ex._layer, ex.maximizer.run_button, ex.tabs["Overlay"].opacity]
+    ex.close()
+    assert ex.comm is None and all(c.comm is None for c in controls)
 
 
 # -- tabs ------------------------------------------------------------------------------------
@@ -244,8 +248,7 @@ def test_overlay_kernels_layers_and_predictions_tabs(tiny) -> None:
     ex.layer = first
     ex.tab = "Overlay"
     overlay = ex.tabs["Overlay"]
-    photo = ex._data.prepared.display
-    assert _decode(overlay.image.value).shape == photo.shape
+    assert _decode(overlay.image.value).shape == (384, 384, 3)  # the 64-px input, enlarged
     low = _decode(overlay.image.value)
     overlay.opacity.value = 0.9
     assert not np.array_equal(low, _decode(overlay.image.value))
@@ -254,7 +257,7 @@ def test_overlay_kernels_layers_and_predictions_tabs(tiny) -> None:
     ex.tab = "Kernels"
     kernels = ex.tabs["Kernels"]
     weight = model.get_submodule(first).weight.detach().numpy()
-    expected = render.kernels(weight, start=0, count=min(PAGE_SIZE, weight.shape[0]), min_tile=32)
+    expected = render.kernels(weight, start=0, count=weight.shape[0], min_tile=32)
     assert np.array_equal(_decode(kernels.image.value), expected)
     assert "RGB" in kernels.caption.value
     ex.channel = 0
@@ -346,6 +349,30 @@ def test_conv1d_signals_and_conv3d_video_render() -> None:
     _unchanged(model, before)
 
 
+class _Untraceable(nn.Module):
+    """Data-dependent control flow: torch.fx cannot trace it, module hooks still work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y if float(y.sum()) > 0 else -y
+
+
+def test_graph_nodes_of_an_untraceable_model_fail_readably() -> None:
+    model = _Untraceable()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    with pytest.raises(ValueError):
+        ex._filter.value = "nodes"
+    assert ex._filter.value == "conv" and ex.layers == ["conv"]
+    assert ex.error is not None and ex._message.value
+    assert ex.layer == "conv" and _feature_image(ex).size > 0
+    _unchanged(model, before)
+
+
 def test_a_model_that_fails_on_the_image_raises_with_context() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2))  # wrong width
     before = model_state(model)
@@ -387,11 +414,13 @@ def test_resnet18_layers_pages_and_inplace_relu() -> None:
     assert ex.layer == "conv1"
     assert ex._layer.options[1][0].startswith("layer1.0.conv1  64x32x32")
     _walk(ex, model, before, ["layer1.0.conv1", "layer2.0.downsample.0", "layer4.1.conv2"])
-    assert ex._page.max == 512 // PAGE_SIZE and ex._page.layout.display is None
+    assert ex._page.max == 512 // MAX_PAGE and ex._page.layout.display is None
     first = _feature_image(ex)
-    ex.page = 4
+    ex.page = 2
     assert not np.array_equal(first, _feature_image(ex))
-    assert "channels 385-512 of 512" in ex.tabs["Feature maps"].caption.value
+    assert "channels 257-512 of 512" in ex.tabs["Feature maps"].caption.value
+    ex.layer = "layer1.0.conv1"  # 64 channels: one page, the control hidden
+    assert ex.page == 1 and ex._page.layout.display == "none"
     ex.layer = "bn1"  # captured before the in-place ReLU: negatives kept
     assert ex.activations["bn1"].min() < 0
     assert "% zeros" in ex.tabs["Feature maps"].caption.value
@@ -409,11 +438,14 @@ def test_mobilenet_v2_depthwise_kernels_and_graph_nodes() -> None:
     ex.layer = "features.2.conv.1.0"  # depthwise: weight [96, 1, 3, 3]
     ex.tab = "Kernels"
     assert "96x1x3x3" in ex.tabs["Kernels"].caption.value
-    ex.layer = "features.2.conv.3"  # an FX-only node? no: a module; graph nodes next
-    ex._filter.value = "nodes"
-    add = next(n for n in ex.layers if n.endswith("add"))
-    ex.layer = add
-    assert ex.layer == add and ex.error is None
+    ex.tab = "Feature maps"
+    ex.layer = "features.3.add"  # a residual add: an FX node, found and listed on demand
+    assert ex._filter.value == "nodes" and "features.3.add" in ex.layers
+    assert ex.layers[0] == "x" and ex.error is None  # the input placeholder leads the graph
+    view = ex._data.view("features.3.add")
+    assert view.maps.shape == (24, 32, 32) and _feature_image(ex).shape[:2] == _expected_grid_shape(
+        ex
+    )
     ex.tab = "Kernels"
     assert "no weights" in ex.tabs["Kernels"].message.value
     ex.tab = "Feature maps"

@@ -198,11 +198,15 @@ class ExplorerData:
         self._views: dict[str, LayerView] = {}
         self._stats: dict[str, ChannelStats] = {}
 
-    def load_nodes(self) -> list[str]:
-        """FX graph node names, captured in one extra forward on first use."""
+    def node_names(self) -> list[str]:
+        """FX graph node names, the input placeholder first (a trace, no forward; cached)."""
         if self._nodes is None:
-            names = [n for n in list_nodes(self.model) if n not in ("x", "input")]
-            self._nodes = names
+            self._nodes = list_nodes(self.model)
+        return self._nodes
+
+    def load_nodes(self) -> list[str]:
+        """Node names with their activations, captured in one extra forward on first use."""
+        self.node_names()
         if not self.node_activations and self._nodes:
             x = self.prepared.batch.to(self.device)
             self.node_activations = capture(self.model, x, self._nodes, stop_early=False)
@@ -247,7 +251,9 @@ class ExplorerData:
         return self.model.get_submodule(info.name) if info is not None else None
 
     def all_names(self) -> list[str]:
-        return [*self.activations, *self.node_activations, *self.infos, *(self._nodes or [])]
+        """Every name the explorer knows (keys, modules, nodes), each once."""
+        names = [*self.activations, *self.node_activations, *self.infos, *(self._nodes or [])]
+        return list(dict.fromkeys(names))
 
     def unknown_layer_error(self, name: object) -> ValueError:
         """The ValueError for a layer that is not in the explorer, with close matches."""

@@ -49,8 +49,8 @@ class ControlMirror:
     def _is_node(self, name: str) -> bool:
         if name in self._data.infos:
             return False  # a module that did not run is not rescued by the graph listing
-        try:
-            return name in self._data.load_nodes()
+        try:  # the trace alone answers; the node capture runs only for a real node
+            return name in self._data.node_names()
         except ValueError:
             return False  # an untraceable model has module names only
 

@@ -8,7 +8,7 @@ import torch
 
 from featviz_widgets.widgets._data import ChannelStats, LayerView, close_matches
 
-PAGE_SIZE = 128  # channels per grid page: wide layers (512-2048 channels) page through
+MAX_PAGE = 256  # channels per grid page at most: wider layers (512-2048 channels) page through
 GRID, SUM = "grid", "sum"
 
 
@@ -20,16 +20,22 @@ def layer_label(key: str, tensor: torch.Tensor) -> str:
 def channel_options(
     view: LayerView, stats: ChannelStats, order: str
 ) -> list[tuple[str, int | str]]:
-    """Grid, sum, then every channel with its mean, by index or strongest first."""
+    """Grid, sum, then every channel with its mean (a unit's value), by index or strongest first."""
     channels = stats.strongest if order == "strongest" else range(view.channels)
+    word = "value" if view.kind == "vector" else "mean"
     options: list[tuple[str, int | str]] = [("all channels (grid)", GRID), ("sum of channels", SUM)]
-    options += [(f"{c}  mean {stats.means[c]:.3g}", int(c)) for c in channels]
+    options += [(f"{c}  {word} {stats.means[c]:.3g}", int(c)) for c in channels]
     return options
 
 
 def page_count(view: LayerView) -> int:
     """Grid pages of a layer (1 for vectors, whose strip is never paged)."""
-    return max(1, -(-view.channels // PAGE_SIZE)) if view.kind == "maps" else 1
+    return max(1, -(-view.channels // MAX_PAGE)) if view.kind == "maps" else 1
+
+
+def page_size(view: LayerView) -> int:
+    """Channels per page, balanced: 384 channels are 2 pages of 192, not 256 + 128."""
+    return max(1, -(-view.channels // page_count(view)))
 
 
 def bounded_int_error(name: str, value: object, low: int, high: int) -> ValueError | None:

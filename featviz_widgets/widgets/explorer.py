@@ -23,11 +23,11 @@ from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._mirror import MAX_COLUMNS, ORDERS, ControlMirror
 from featviz_widgets.widgets._options import (
     GRID,
-    PAGE_SIZE,
     channel_error,
     channel_options,
     layer_label,
     page_count,
+    page_size,
 )
 from featviz_widgets.widgets.tabs import (
     FeatureMapsTab,
@@ -42,6 +42,8 @@ from featviz_widgets.widgets.tabs import (
 
 COLORMAPS = ("viridis", "gray", "magma", "inferno", "plasma", "cividis", "jet", "turbo", "RdBu_r")
 FILTERS = (("convolutions", "conv"), ("all modules", "all"), ("graph nodes", "nodes"))
+FILTER_TIPS = ["convolution outputs only", "every module call", "torch.fx nodes, e.g. layer1.0.add"]
+ORDER_TIPS = ["channel index order", "highest mean activation first"]
 
 
 class LayerExplorer(ControlMirror, w.VBox):
@@ -101,10 +103,10 @@ class LayerExplorer(ControlMirror, w.VBox):
     # -- construction ----------------------------------------------------------------------
     def _build_controls(self) -> None:
         wide = w.Layout(width="460px")
-        self._filter = w.ToggleButtons(options=FILTERS, description="List")
+        self._filter = w.ToggleButtons(options=FILTERS, tooltips=FILTER_TIPS)
         self._layer = w.Dropdown(description="Layer", layout=wide)
         self._channel = w.Dropdown(description="Channel", layout=wide)
-        self._order = w.ToggleButtons(options=ORDERS, description="Sort")
+        self._order = w.ToggleButtons(options=ORDERS, tooltips=ORDER_TIPS)
         self._columns = w.IntSlider(
             value=8, min=1, max=MAX_COLUMNS, description="Grid width", continuous_update=False
         )
@@ -158,8 +160,8 @@ class LayerExplorer(ControlMirror, w.VBox):
     def _control_box(self) -> w.Widget:
         return w.VBox(
             [
-                w.HBox([self._layer, self._filter]),
-                w.HBox([self._channel, self._order]),
+                w.HBox([self._layer, _label("List"), self._filter]),
+                w.HBox([self._channel, _label("Sort"), self._order]),
                 w.HBox([self._columns, self._page]),
                 w.HBox([self._norm, self._cmap, self._export, self._download]),
             ]
@@ -185,7 +187,7 @@ class LayerExplorer(ControlMirror, w.VBox):
             channel=self._channel.value,
             columns=int(self._columns.value),
             page=int(self._page.value) - 1,
-            page_size=PAGE_SIZE,
+            page_size=page_size(self._data.view(self._layer.value)),
             normalization=self._norm.value,
             colormap=self._cmap.value,
             order=self._order.value,
@@ -329,6 +331,16 @@ class LayerExplorer(ControlMirror, w.VBox):
         """Wait for the Maximize tab's run to end; return its result (re-raises its error)."""
         return self.maximizer.wait(timeout)
 
+    def close(self) -> None:
+        """Stop a running Maximize job and close every widget inside the explorer, then itself."""
+        self.maximizer.stop()
+        stack = list(self.children)
+        while stack:
+            widget = stack.pop()
+            stack.extend(getattr(widget, "children", ()))
+            widget.close()
+        super().close()
+
     @property
     def tabs(self) -> dict[str, Tab]:
         """The tab objects by title (each has ``widget``, and ``image`` where it shows one)."""
@@ -351,3 +363,8 @@ class LayerExplorer(ControlMirror, w.VBox):
     def _channel_slug(self) -> str:
         channel = self.channel
         return "grid" if channel is None else str(channel)
+
+
+def _label(text: str) -> w.Label:
+    """A short inline label (a ToggleButtons description wraps above its buttons in narrow rows)."""
+    return w.Label(text, layout=w.Layout(margin="0 4px 0 12px"))

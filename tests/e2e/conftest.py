@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 from lab_harness import REPO, BrowserMissing, Server, copy_notebooks, jupyter_lab, launch_browser
-from lab_page import ConsoleLog
 
 SCREENSHOTS = REPO / "tests" / "e2e" / "screenshots"
-VIEWPORT = {"width": 1400, "height": 1800}  # tall: the whole explorer fits in one screenshot
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +44,3 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = copy_notebooks(base / "root", ["01_quickstart.ipynb"])
     with jupyter_lab(root, base / "state") as server:
         yield server
-
-
-def new_page(browser, console: ConsoleLog):  # noqa: ANN001, ANN201 - Playwright objects
-    """A fresh browser context and page whose console errors land in ``console``."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    console.attach(page)
-    return context, page

@@ -165,6 +165,7 @@ def _wait_ready(server: Server, path: str, any_status: bool, timeout: float) -> 
 
 @contextlib.contextmanager
 def _serve(cmd: list[str], cwd: Path, state: Path, port: int, ready: str, timeout: float):
+    state.mkdir(parents=True, exist_ok=True)
     log = state / f"server-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -200,10 +201,18 @@ def jupyter_lab(root: Path, state: Path, timeout: float = 90) -> Iterator[Server
 
 
 def _write_lab_settings(settings: Path) -> None:
-    """Render every cell (no virtual scrolling), so widget outputs below the fold are in the DOM."""
-    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-    tracker.parent.mkdir(parents=True, exist_ok=True)
-    tracker.write_text(json.dumps({"windowingMode": "none"}))
+    """User settings for a test lab.
+
+    Every cell is rendered (no virtual scrolling), so widget outputs below the fold are in the DOM;
+    no news/update toast is shown (it would cover the screenshots and asks the network).
+    """
+    for plugin, values in [
+        ("notebook-extension/tracker", {"windowingMode": "none"}),
+        ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+    ]:
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
 
 @contextlib.contextmanager

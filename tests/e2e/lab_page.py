@@ -37,6 +37,9 @@ _IMAGE_FINGERPRINT_JS = """async (img) => {
 }"""
 
 
+VIEWPORT = {"width": 1400, "height": 1800}  # tall: the whole explorer fits in one screenshot
+
+
 @dataclass
 class ConsoleLog:
     """Collects browser console errors and uncaught page errors, minus documented noise."""
@@ -58,6 +61,15 @@ class ConsoleLog:
             self.errors.append(text)
 
 
+def new_page(browser, console: ConsoleLog):  # noqa: ANN001, ANN201 - Playwright objects
+    """A fresh browser context and page whose console errors land in ``console``."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    console.attach(page)
+    return context, page
+
+
 def accept_kernel_dialog(page, timeout_ms: int = 5000) -> None:  # noqa: ANN001
     """Accept JupyterLab's "Select Kernel" dialog if it shows up (it does when metadata is bare)."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
@@ -70,10 +82,16 @@ def accept_kernel_dialog(page, timeout_ms: int = 5000) -> None:  # noqa: ANN001
 
 def open_notebook(page, base_url: str, name: str) -> None:  # noqa: ANN001
     """Open ``name`` in JupyterLab and wait until its kernel is idle."""
-    page.goto(f"{base_url}/lab/tree/{name}", wait_until="domcontentloaded")
-    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=60_000)
+    # ?reset: start from an empty workspace, never reopen notebooks of an earlier session.
+    page.goto(f"{base_url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
+    notebook(page).wait_for(state="visible", timeout=60_000)
     accept_kernel_dialog(page)
     wait_kernel_idle(page, timeout_s=60)
+
+
+def notebook(page):  # noqa: ANN001, ANN201
+    """The notebook panel on screen (other, hidden panels are ignored)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
 
 def _kernel_status(page) -> str:  # noqa: ANN001
@@ -105,11 +123,11 @@ def run_all_cells(page, timeout_s: float = 300) -> None:  # noqa: ANN001
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        state = page.evaluate(
-            """() => {
-              const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        state = notebook(page).evaluate(
+            """nb => {
+              const p = [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
                 .map(e => e.textContent.trim());
-              const err = [...document.querySelectorAll(
+              const err = [...nb.querySelectorAll(
                 '[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.innerText);
               return {pending: p.filter(t => !/^\\[\\d+\\]:$/.test(t)).length, n: p.length, err};
             }"""

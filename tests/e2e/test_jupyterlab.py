@@ -11,12 +11,13 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from conftest import new_page
 from lab_harness import REPO
 from lab_page import (
     ConsoleLog,
     control,
     image_fingerprint,
+    new_page,
+    notebook,
     open_notebook,
     open_tab,
     progress_fraction,
@@ -42,14 +43,20 @@ def console() -> ConsoleLog:
 
 
 @pytest.fixture(scope="module")
-def explorer(browser, lab_server, console):  # noqa: ANN001, ANN201 - Playwright objects
+def explorer(browser, lab_server, console, screenshots):  # noqa: ANN001, ANN201 - Playwright objects
     """The first LayerExplorer of the executed quickstart notebook (a Playwright Locator)."""
     context, page = new_page(browser, console)
     try:
-        open_notebook(page, lab_server.url, NOTEBOOK)
-        run_all_cells(page, timeout_s=300)
-        root = page.locator(".featviz-explorer").first
-        root.wait_for(state="visible", timeout=60_000)
+        try:
+            open_notebook(page, lab_server.url, NOTEBOOK)
+            run_all_cells(page, timeout_s=300)
+            root = notebook(page).locator(".featviz-explorer").first
+            root.wait_for(state="visible", timeout=60_000)
+        except Exception:
+            # What the notebook looked like when it failed, and what the server said.
+            page.screenshot(path=screenshots / "jupyterlab_setup_failure.png", full_page=True)
+            print(lab_server.log_tail())
+            raise
         yield root
     finally:
         context.close()

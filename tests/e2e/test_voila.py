@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import new_page
 from lab_harness import Server, copy_notebooks, voila
 from lab_page import (
     ConsoleLog,
     control,
     image_fingerprint,
+    new_page,
     open_tab,
     select_next,
     shown_image,

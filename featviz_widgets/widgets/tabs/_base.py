@@ -89,8 +89,12 @@ class PngCache:
 
 
 def image_widget() -> w.Image:
-    """A PNG image that shrinks to the output width instead of overflowing it."""
-    image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
+    """A PNG image at its own size, shrunk to the output width instead of overflowing it.
+
+    ``align_self`` keeps the flex column from stretching a small picture to the full width.
+    """
+    layout = w.Layout(max_width="100%", height="auto", align_self="flex-start")
+    image = w.Image(format="png", layout=layout)
     image.add_class("featviz-image")
     return image
 

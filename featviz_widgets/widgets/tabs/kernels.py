@@ -62,6 +62,9 @@ class KernelsTab(Tab):
         elif isinstance(sel.channel, int) and sel.channel < weight.shape[0]:
             picture, what = self._one(weight[sel.channel], sel), f"channel {sel.channel}"
             what += f": {weight.shape[1]} input slices"
+        elif weight.shape[2:] == (1, 1):
+            picture = render.kernels(weight)  # one matrix, rows = outputs: no paging needed
+            what = "1x1 kernels as a matrix (rows: outputs, columns: inputs)"
         else:
             start, count = page_bounds(sel, weight.shape[0])
             if weight.shape[1] not in (1, 3):  # a row of `in` slices per kernel: fewer per page

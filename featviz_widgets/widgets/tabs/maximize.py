@@ -68,7 +68,7 @@ class MaximizeTab(Tab):
 
     # -- widgets ---------------------------------------------------------------------------
     def _build(self) -> None:
-        self.mode = w.ToggleButtons(options=MODES, value="channel", description="Target")
+        self.mode = w.ToggleButtons(options=MODES, value="channel")
         self.count = w.IntSlider(value=16, min=2, max=64, description="N", continuous_update=False)
         self.klass = w.Dropdown(options=[("0", 0)], value=0, description="Class")
         self.steps = w.IntSlider(
@@ -91,7 +91,7 @@ class MaximizeTab(Tab):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.widget = w.VBox(
             [
-                self.mode,
+                w.HBox([w.Label("Maximize", layout=w.Layout(margin="0 8px 0 0")), self.mode]),
                 w.HBox([self.count, self.klass]),
                 w.HBox([self.steps, self.size]),
                 w.HBox([self.preset, self.seed]),
@@ -133,10 +133,11 @@ class MaximizeTab(Tab):
     # -- the target ------------------------------------------------------------------------
     def job(self, data: ExplorerData, sel: Selection) -> Job:
         """The request the current controls describe (ValueError when it cannot run)."""
-        mode = self.mode.value
+        mode, layer = self.mode.value, sel.layer
         if mode == "class":
             if data.class_vector() is None:
                 raise ValueError("the model's output is not a class vector: no class to maximize")
+            layer = ""  # the model's output, whatever layer the explorer shows: one cache entry
             channels: tuple[int, ...] = (int(self.klass.value),)
         else:
             if sel.layer not in data.infos:
@@ -157,7 +158,7 @@ class MaximizeTab(Tab):
             else:
                 channels = (int(data.stats(sel.layer).strongest[0]),)
         return Job(
-            sel.layer, mode, channels, int(self.steps.value), int(self.size.value),
+            layer, mode, channels, int(self.steps.value), int(self.size.value),
             str(self.preset.value), int(self.seed.value),
         )  # fmt: skip
 

@@ -20,6 +20,7 @@ from featviz_widgets.widgets.tabs._base import (
 
 TOP_K = 8
 THUMB = 112  # px of each top-k thumbnail
+PHOTO = 384  # px: the 224-px model input is enlarged so the overlay is not thumbnail-size
 
 
 class OverlayTab(Tab):
@@ -43,7 +44,7 @@ class OverlayTab(Tab):
             [self.opacity, self.message, self.caption, self.image, self.strip_caption, self.strip]
         )
         self._cache = PngCache(16)
-        self._thumbs: dict[tuple[int, str], np.ndarray] = {}
+        self._photos: dict[tuple[int, int], np.ndarray] = {}
 
     def key(self, sel: Selection) -> tuple:
         return (sel.layer, sel.channel, sel.colormap, sel.image_id, self.opacity.value)
@@ -63,7 +64,7 @@ class OverlayTab(Tab):
             return
         self.message.value = ""
         stats = data.stats(sel.layer)
-        photo = data.prepared.display
+        photo = self._photo(data, sel.image_id)
         alpha = float(self.opacity.value)
         if sel.channel == "sum":
             heat, what = render.aggregate(view.maps, "sum"), "sum of channels"
@@ -85,13 +86,25 @@ class OverlayTab(Tab):
         ranked = ", ".join(f"{c} ({stats.means[c]:.3g})" for c in top)
         self.strip_caption.value = caption(f"top {len(top)} channels by mean activation: {ranked}")
 
+    def _photo(self, data: ExplorerData, image_id: int) -> np.ndarray:
+        """The model's view of the photo, at least PHOTO px on its long side (cached)."""
+        return self._resized(data, image_id, PHOTO, grow=True)
+
     def _thumb(self, data: ExplorerData, image_id: int) -> np.ndarray:
-        if (image_id, "thumb") not in self._thumbs:
+        return self._resized(data, image_id, THUMB, grow=False)
+
+    def _resized(self, data: ExplorerData, image_id: int, side: int, grow: bool) -> np.ndarray:
+        key = (image_id, side)
+        if key not in self._photos:
+            if self._photos and next(iter(self._photos))[0] != image_id:
+                self._photos.clear()  # a new image: drop the old one's sizes
             photo = Image.fromarray(data.prepared.display)
-            scale = THUMB / max(photo.size)
-            size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
-            self._thumbs = {(image_id, "thumb"): np.asarray(photo.resize(size, Image.BILINEAR))}
-        return self._thumbs[(image_id, "thumb")]
+            scale = side / max(photo.size)
+            if scale < 1 or grow:
+                size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+                photo = photo.resize(size, Image.BILINEAR)
+            self._photos[key] = np.asarray(photo)
+        return self._photos[key]
 
     def _set_visible(self, on: bool) -> None:
         for widget in (self.image, self.strip, self.caption, self.strip_caption):

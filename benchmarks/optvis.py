@@ -1,0 +1,278 @@
+"""Activation maximization: featviz_widgets.optvis vs torch-lucent 0.1.8, side by side in one run.
+
+Same model (MobileNetV2, real IMAGENET1K_V1 weights), same layer, channel, image size (128) and steps.
+Measures wall time per channel at an early, a middle and a late layer; the objective each picture
+reaches when re-scored under 32 random jitter/scale/rotate transforms; and a "first 16 channels"
+sheet as one batch versus 16 single runs. Saves docs/optvis_sheet.png (ours beside Lucent's) and
+replaces the "## Activation maximization" section of benchmarks/RESULTS.md.
+
+Lucent leaks a forward hook on every module per call, so each Lucent run gets a fresh copy of the
+model. Lucent upsamples images below 224 px to 224 before the model unless ``fixed_image_size`` is
+given: the main comparison passes ``fixed_image_size=128`` so both models see ~128 px inputs; one
+run per layer with Lucent's default (224) is reported too.
+
+Usage: python benchmarks/optvis.py [--steps 128] [--repeats 3] [--threads 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image, ImageDraw
+
+from featviz_widgets.optvis import MaximizeSettings, maximize
+from featviz_widgets.optvis import transforms as T
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = {"early": "features.3", "middle": "features.9", "late": "features.16"}
+CHANNEL = 5
+SIZE = 128
+SHEET_LAYER = "features.9"
+WEIGHTS = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
+
+
+def _lucent():
+    try:
+        from lucent.optvis import objectives, param, render
+    except ImportError as error:  # reported in RESULTS.md instead of a crash
+        return None, f"{type(error).__name__}: {error}"
+    return (objectives, param, render), None
+
+
+def _ours(model: torch.nn.Module, target: object, steps: int) -> tuple[float, list[np.ndarray]]:
+    start = time.perf_counter()
+    result = maximize(
+        model, target, settings=MaximizeSettings(steps=steps, size=SIZE), weights=WEIGHTS
+    )
+    return time.perf_counter() - start, result.images
+
+
+def _theirs(
+    lucent, base: torch.nn.Module, layer: str, channels: list[int], steps: int, fixed: int | None
+):
+    objectives, param, render = lucent
+    model = copy.deepcopy(base).eval()  # Lucent's hooks stay on this copy
+    name = layer.replace(".", "_")
+    objective = sum(objectives.channel(name, c, batch=i) for i, c in enumerate(channels))
+    torch.manual_seed(0)
+    np.random.seed(0)
+    start = time.perf_counter()
+    images = render.render_vis(
+        model, objective, param_f=lambda: param.image(SIZE, batch=len(channels)),
+        thresholds=(steps,), show_image=False, progress=False, fixed_image_size=fixed,
+    )[-1]  # fmt: skip
+    elapsed = time.perf_counter() - start
+    return elapsed, [(np.clip(img, 0, 1) * 255).round().astype(np.uint8) for img in images]
+
+
+def _robust_score(model: torch.nn.Module, image: np.ndarray, layer: str, channel: int) -> float:
+    """Mean channel activation over 32 seeded random jitter/scale/rotate views of ``image``."""
+    pipeline = T.compose(
+        [
+            T.jitter(8),
+            T.random_scale([0.9 + i / 50 for i in range(11)]),
+            T.random_rotate(range(-10, 11)),
+        ]
+    )
+    x = torch.from_numpy(image).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    views = torch.cat([pipeline(x, torch.Generator().manual_seed(1000 + k)) for k in range(32)])
+    preprocess = WEIGHTS.transforms()
+    mean, std = (
+        torch.tensor(preprocess.mean).view(1, 3, 1, 1),
+        torch.tensor(preprocess.std).view(1, 3, 1, 1),
+    )
+    found: dict[str, torch.Tensor] = {}
+    handle = model.get_submodule(layer).register_forward_hook(
+        lambda m, i, o: found.update(out=o.clone())
+    )
+    try:
+        with torch.no_grad():
+            model.eval()((views - mean) / std)
+    finally:
+        handle.remove()
+    return float(found["out"][:, channel].mean())
+
+
+def _sheet(ours: list[np.ndarray], theirs: list[np.ndarray] | None, path: Path) -> None:
+    def grid(images: list[np.ndarray]) -> np.ndarray:
+        cols, pad = 4, 4
+        rows = -(-len(images) // cols)
+        out = np.full((rows * (SIZE + pad) - pad, cols * (SIZE + pad) - pad, 3), 255, np.uint8)
+        for k, img in enumerate(images):
+            r, c = divmod(k, cols)
+            out[
+                r * (SIZE + pad) : r * (SIZE + pad) + SIZE,
+                c * (SIZE + pad) : c * (SIZE + pad) + SIZE,
+            ] = img
+        return out
+
+    panels = [("featviz_widgets (lucid preset)", grid(ours))]
+    if theirs is not None:
+        panels.append(("torch-lucent 0.1.8", grid(theirs)))
+    h, w = panels[0][1].shape[:2]
+    canvas = Image.new("RGB", (len(panels) * w + (len(panels) - 1) * 24, h + 28), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, (title, panel) in enumerate(panels):
+        x = k * (w + 24)
+        draw.text((x, 6), f"{title}: {SHEET_LAYER} channels 0-15", fill="black")
+        canvas.paste(Image.fromarray(panel), (x, 28))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+
+
+def _layer_rows(model, lucent, steps: int, repeats: int) -> list[dict]:
+    rows = []
+    for stage, layer in LAYERS.items():
+        ours_t, theirs_t = [], []
+        for _ in range(repeats):  # interleaved so machine load hits both alike
+            seconds, ours_img = _ours(model, (layer, CHANNEL), steps)
+            ours_t.append(seconds)
+            if lucent is not None:
+                seconds, theirs_img = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=SIZE)
+                theirs_t.append(seconds)
+        row = {
+            "stage": stage,
+            "layer": layer,
+            "ours": statistics.median(ours_t),
+            "ours_runs": ours_t,
+        }
+        row["ours_score"] = _robust_score(model, ours_img[0], layer, CHANNEL)
+        if lucent is not None:
+            row["theirs"], row["theirs_runs"] = statistics.median(theirs_t), theirs_t
+            row["theirs_score"] = _robust_score(model, theirs_img[0], layer, CHANNEL)
+            row["theirs_224"] = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=None)[0]
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def _sheet_row(model, lucent, steps: int) -> dict:
+    channels = list(range(16))
+    row = {}
+    row["batch"], ours_images = _ours(model, (SHEET_LAYER, channels), steps)
+    row["singles"] = sum(_ours(model, (SHEET_LAYER, c), steps)[0] for c in channels)
+    theirs_images = None
+    if lucent is not None:
+        row["theirs_batch"], theirs_images = _theirs(
+            lucent, model, SHEET_LAYER, channels, steps, fixed=SIZE
+        )
+        scores = [
+            (_robust_score(model, a, SHEET_LAYER, c), _robust_score(model, b, SHEET_LAYER, c))
+            for c, a, b in zip(channels, ours_images, theirs_images, strict=True)
+        ]
+        row["sheet_wins"] = sum(a >= b for a, b in scores)
+        row["sheet_scores"] = scores
+    _sheet(ours_images, theirs_images, ROOT / "docs" / "optvis_sheet.png")
+    print({k: v for k, v in row.items() if k != "sheet_scores"}, flush=True)
+    return row
+
+
+def _fmt_ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x"
+
+
+def _section(
+    rows: list[dict], sheet: dict, args: argparse.Namespace, lucent_error: str | None
+) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
+        "## Activation maximization",
+        "",
+        f"`benchmarks/optvis.py`, {date.today()}, {platform.machine()}, {os.cpu_count()} CPUs shared "
+        f"with other engineers' jobs (load average {load} at the end), torch {torch.__version__} "
+        f"({args.threads} threads), Python {platform.python_version()}. MobileNetV2 IMAGENET1K_V1, "
+        f"channel {CHANNEL}, image {SIZE} px, {args.steps} steps, lucid preset (Fourier 1/f + "
+        "decorrelated colour + sigmoid + pad/jitter/scale/rotate, Adam 0.05) on both sides; medians of "
+        f"{args.repeats} interleaved runs. Lucent runs with `fixed_image_size=128` so its model sees "
+        "128 px like ours (the last column is Lucent's default, which upsamples to 224, one run). "
+        "Score = mean channel activation of the final uint8 picture under the same 32 seeded random "
+        "jitter(8) / scale(0.9-1.1) / rotate(+-10 deg) views.",
+        "",
+    ]
+    if lucent_error is not None:
+        lines += [f"torch-lucent could not be imported, so only our side ran: `{lucent_error}`", ""]
+        lines += ["| stage | layer | ours s/channel | ours score |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {r['stage']} | {r['layer']} | {r['ours']:.2f} | {r['ours_score']:.3f} |"
+            for r in rows
+        ]
+        return "\n".join(lines) + "\n"
+    lines += [
+        "| stage | layer | ours s/channel | Lucent s/channel | time ratio | target | ok | ours score "
+        "| Lucent score | ok | Lucent default (224) s |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        target = 0.8 if r["stage"] == "late" else 0.5
+        ratio = r["ours"] / r["theirs"]
+        lines.append(
+            f"| {r['stage']} | {r['layer']} | {r['ours']:.2f} | {r['theirs']:.2f} | {ratio:.2f}x "
+            f"| <= {target}x | {'yes' if ratio <= target else 'NO'} | {r['ours_score']:.3f} "
+            f"| {r['theirs_score']:.3f} | {'yes' if r['ours_score'] >= r['theirs_score'] else 'NO'} "
+            f"| {r['theirs_224']:.2f} |"
+        )
+    lines += [
+        "",
+        f"First 16 channels of {SHEET_LAYER} ({args.steps} steps): ours as one batch "
+        f"{sheet['batch']:.1f} s vs 16 single runs {sheet['singles']:.1f} s "
+        f"({sheet['singles'] / sheet['batch']:.1f}x faster batched); Lucent as one batch "
+        f"{sheet['theirs_batch']:.1f} s ({_fmt_ratio(sheet['batch'], sheet['theirs_batch'])} of "
+        f"Lucent's time). Robust score >= Lucent's for {sheet['sheet_wins']}/16 of the sheet's "
+        "channels. Pictures: `docs/optvis_sheet.png` (ours left, Lucent right).",
+        "",
+        "Why it is faster: the forward stops right after the objective's layer (no work past it), "
+        "the model's weights are frozen during the run so backward computes input gradients only "
+        "(Lucent also computes every weight gradient), and hooks go on the needed layers only.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write_results(section: str) -> None:
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(r"^## Activation maximization\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="8 steps, 1 repeat, no RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.repeats = 8, 1
+    torch.set_num_threads(args.threads)
+    lucent, lucent_error = _lucent()
+    model = torchvision.models.mobilenet_v2(weights=WEIGHTS).eval()
+    _ours(model, ("features.3", 0), 2)  # warm-up: first-call allocations and kernel choices
+    if lucent is not None:
+        _theirs(lucent, model, "features.3", [0], 2, fixed=SIZE)
+    rows = _layer_rows(model, lucent, args.steps, args.repeats)
+    sheet = _sheet_row(model, lucent, args.steps)
+    section = _section(rows, sheet, args, lucent_error)
+    print(section)
+    if not args.quick:
+        _write_results(section)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
