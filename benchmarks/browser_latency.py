@@ -23,17 +23,22 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 from lab_harness import jupyter_lab, launch_browser  # noqa: E402
 from lab_page import (  # noqa: E402
+    ConsoleLog,
     control,
+    new_page,
     notebook,
     open_notebook,
     open_tab,
@@ -42,6 +47,9 @@ from lab_page import (  # noqa: E402
     visible_panel,
     wait_kernel_idle,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Browser latency"
@@ -134,14 +142,17 @@ def write_notebook(folder: Path, name: str, model_code: str, timings: Path) -> s
     return filename
 
 
-def _python_ms(timings: Path, seen: int, page) -> tuple[float, int]:  # noqa: ANN001
+def _python_ms(timings: Path, seen: int, page: Page) -> tuple[float, int]:
     """Kernel time logged since line ``seen`` (waits for the kernel to finish the change)."""
     wait_kernel_idle(page, timeout_s=30)
     lines = timings.read_text().split()
+    if len(lines) == seen:
+        # The picture changed but no wrapped method ran: the explorer's internals moved on.
+        raise RuntimeError("the kernel logged no _render/_fill_channels call for this change")
     return sum(float(x) for x in lines[seen:]), len(lines)
 
 
-def measure(page, timings: Path, action, n: int) -> Series:  # noqa: ANN001
+def measure(page: Page, timings: Path, action: Callable[[int], None], n: int) -> Series:
     """Run ``action(i)`` for WARMUP + n changes; time the measured ones."""
     series, seen = Series(), len(timings.read_text().split())
     for i in range(WARMUP + n):
@@ -149,9 +160,10 @@ def measure(page, timings: Path, action, n: int) -> Series:  # noqa: ANN001
         action(i)
         try:
             page.wait_for_function("() => window.__lat.t1 !== undefined", timeout=15_000)
-        except Exception:  # noqa: BLE001 - no new picture: counted, not fatal
+        except PlaywrightTimeout:  # no new picture: counted as missed, not fatal
             series.missed += i >= WARMUP
-            _, seen = _python_ms(timings, seen, page)
+            wait_kernel_idle(page, timeout_s=30)
+            seen = len(timings.read_text().split())
             continue
         lat = page.evaluate("() => window.__lat.t1 - window.__lat.t0")
         python, seen = _python_ms(timings, seen, page)
@@ -161,7 +173,7 @@ def measure(page, timings: Path, action, n: int) -> Series:  # noqa: ANN001
     return series
 
 
-def _quiet(page, fn) -> None:  # noqa: ANN001
+def _quiet(page: Page, fn: Callable[[], object]) -> None:
     """An unmeasured change: disarm, do it, let the kernel settle."""
     page.evaluate("() => { window.__lat = {armed: false}; }")
     fn()
@@ -169,15 +181,14 @@ def _quiet(page, fn) -> None:  # noqa: ANN001
     wait_kernel_idle(page, timeout_s=60)
 
 
-def run_model(browser, base: Path, model_code: str, n: int) -> dict[str, Series]:  # noqa: ANN001
+def run_model(browser: Browser, base: Path, model_code: str, n: int) -> dict[str, Series]:
     """One JupyterLab (fresh state) and one explorer: measure every control."""
     base.mkdir()
     timings = base / "timings.txt"
     timings.write_text("")
     name = write_notebook(base, "latency", model_code, timings)
     with jupyter_lab(base, base / ".state") as server:
-        context = browser.new_context(viewport={"width": 1400, "height": 1400})
-        page = context.new_page()
+        context, page = new_page(browser, ConsoleLog())  # loopback only, like the tests
         try:
             open_notebook(page, server.url, name)
             run_all_cells(page, timeout_s=300)
@@ -191,7 +202,7 @@ def run_model(browser, base: Path, model_code: str, n: int) -> dict[str, Series]
             context.close()
 
 
-def _measure_controls(page, ex, timings: Path, n: int) -> dict[str, Series]:  # noqa: ANN001
+def _measure_controls(page: Page, ex: Locator, timings: Path, n: int) -> dict[str, Series]:
     layer = control(ex, "dropdown", "Layer").locator("select")
     channel = control(ex, "dropdown", "Channel").locator("select")
     norm = control(ex, "dropdown", "Normalize").locator("select")

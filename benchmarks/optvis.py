@@ -11,7 +11,10 @@ model. Lucent upsamples images below 224 px to 224 before the model unless ``fix
 given: the main comparison passes ``fixed_image_size=128`` so both models see ~128 px inputs; one
 run per layer with Lucent's default (224) is reported too.
 
-Usage: python benchmarks/optvis.py [--steps 128] [--repeats 3] [--threads 2] [--quick]
+One torch thread by default: on a 2-core machine shared with other jobs, two OpenMP threads spend
+most of each step waiting at barriers for a descheduled partner, which measures the load, not the code.
+
+Usage: python benchmarks/optvis.py [--steps 128] [--repeats 3] [--threads 1] [--quick]
 """
 
 from __future__ import annotations
@@ -51,12 +54,23 @@ def _lucent():
     return (objectives, param, render), None
 
 
-def _ours(model: torch.nn.Module, target: object, steps: int) -> tuple[float, list[np.ndarray]]:
-    start = time.perf_counter()
-    result = maximize(
-        model, target, settings=MaximizeSettings(steps=steps, size=SIZE), weights=WEIGHTS
-    )
-    return time.perf_counter() - start, result.images
+class _Clock:
+    """Wall and CPU seconds of a block (CPU time is steadier on a machine shared with other jobs)."""
+
+    def __enter__(self) -> _Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
+
+
+def _ours(model: torch.nn.Module, target: object, steps: int) -> tuple[_Clock, list[np.ndarray]]:
+    settings = MaximizeSettings(steps=steps, size=SIZE)
+    with _Clock() as clock:
+        result = maximize(model, target, settings=settings, weights=WEIGHTS)
+    return clock, result.images
 
 
 def _theirs(
@@ -68,13 +82,12 @@ def _theirs(
     objective = sum(objectives.channel(name, c, batch=i) for i, c in enumerate(channels))
     torch.manual_seed(0)
     np.random.seed(0)
-    start = time.perf_counter()
-    images = render.render_vis(
-        model, objective, param_f=lambda: param.image(SIZE, batch=len(channels)),
-        thresholds=(steps,), show_image=False, progress=False, fixed_image_size=fixed,
-    )[-1]  # fmt: skip
-    elapsed = time.perf_counter() - start
-    return elapsed, [(np.clip(img, 0, 1) * 255).round().astype(np.uint8) for img in images]
+    with _Clock() as clock:
+        images = render.render_vis(
+            model, objective, param_f=lambda: param.image(SIZE, batch=len(channels)),
+            thresholds=(steps,), show_image=False, progress=False, fixed_image_size=fixed,
+        )[-1]  # fmt: skip
+    return clock, [(np.clip(img, 0, 1) * 255).round().astype(np.uint8) for img in images]
 
 
 def _robust_score(model: torch.nn.Module, image: np.ndarray, layer: str, channel: int) -> float:
@@ -135,24 +148,25 @@ def _sheet(ours: list[np.ndarray], theirs: list[np.ndarray] | None, path: Path) 
 def _layer_rows(model, lucent, steps: int, repeats: int) -> list[dict]:
     rows = []
     for stage, layer in LAYERS.items():
-        ours_t, theirs_t = [], []
+        ours, theirs = [], []
         for _ in range(repeats):  # interleaved so machine load hits both alike
-            seconds, ours_img = _ours(model, (layer, CHANNEL), steps)
-            ours_t.append(seconds)
+            clock, ours_img = _ours(model, (layer, CHANNEL), steps)
+            ours.append(clock)
             if lucent is not None:
-                seconds, theirs_img = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=SIZE)
-                theirs_t.append(seconds)
+                clock, theirs_img = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=SIZE)
+                theirs.append(clock)
         row = {
             "stage": stage,
             "layer": layer,
-            "ours": statistics.median(ours_t),
-            "ours_runs": ours_t,
+            "ours_score": _robust_score(model, ours_img[0], layer, CHANNEL),
         }
-        row["ours_score"] = _robust_score(model, ours_img[0], layer, CHANNEL)
+        row["ours"] = statistics.median(c.wall for c in ours)
+        row["ours_cpu"] = statistics.median(c.cpu for c in ours)
         if lucent is not None:
-            row["theirs"], row["theirs_runs"] = statistics.median(theirs_t), theirs_t
+            row["theirs"] = statistics.median(c.wall for c in theirs)
+            row["theirs_cpu"] = statistics.median(c.cpu for c in theirs)
             row["theirs_score"] = _robust_score(model, theirs_img[0], layer, CHANNEL)
-            row["theirs_224"] = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=None)[0]
+            row["theirs_224"] = _theirs(lucent, model, layer, [CHANNEL], steps, fixed=None)[0].wall
         rows.append(row)
         print(row, flush=True)
     return rows
@@ -161,13 +175,14 @@ def _layer_rows(model, lucent, steps: int, repeats: int) -> list[dict]:
 def _sheet_row(model, lucent, steps: int) -> dict:
     channels = list(range(16))
     row = {}
-    row["batch"], ours_images = _ours(model, (SHEET_LAYER, channels), steps)
-    row["singles"] = sum(_ours(model, (SHEET_LAYER, c), steps)[0] for c in channels)
+    clock, ours_images = _ours(model, (SHEET_LAYER, channels), steps)
+    row["batch"], row["batch_cpu"] = clock.wall, clock.cpu
+    singles = [_ours(model, (SHEET_LAYER, c), steps)[0] for c in channels]
+    row["singles"], row["singles_cpu"] = sum(c.wall for c in singles), sum(c.cpu for c in singles)
     theirs_images = None
     if lucent is not None:
-        row["theirs_batch"], theirs_images = _theirs(
-            lucent, model, SHEET_LAYER, channels, steps, fixed=SIZE
-        )
+        clock, theirs_images = _theirs(lucent, model, SHEET_LAYER, channels, steps, fixed=SIZE)
+        row["theirs_batch"], row["theirs_batch_cpu"] = clock.wall, clock.cpu
         scores = [
             (_robust_score(model, a, SHEET_LAYER, c), _robust_score(model, b, SHEET_LAYER, c))
             for c, a, b in zip(channels, ours_images, theirs_images, strict=True)
@@ -210,26 +225,28 @@ def _section(
         ]
         return "\n".join(lines) + "\n"
     lines += [
-        "| stage | layer | ours s/channel | Lucent s/channel | time ratio | target | ok | ours score "
-        "| Lucent score | ok | Lucent default (224) s |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|",
+        "| stage | layer | ours s | Lucent s | ratio | ours CPU s | Lucent CPU s | CPU ratio | target "
+        "| ok (wall / CPU) | ours score | Lucent score | ok | Lucent default (224) s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
     ]
     for r in rows:
         target = 0.8 if r["stage"] == "late" else 0.5
-        ratio = r["ours"] / r["theirs"]
+        wall, cpu = r["ours"] / r["theirs"], r["ours_cpu"] / r["theirs_cpu"]
+        ok = "/".join("yes" if x <= target else "NO" for x in (wall, cpu))
         lines.append(
-            f"| {r['stage']} | {r['layer']} | {r['ours']:.2f} | {r['theirs']:.2f} | {ratio:.2f}x "
-            f"| <= {target}x | {'yes' if ratio <= target else 'NO'} | {r['ours_score']:.3f} "
-            f"| {r['theirs_score']:.3f} | {'yes' if r['ours_score'] >= r['theirs_score'] else 'NO'} "
-            f"| {r['theirs_224']:.2f} |"
+            f"| {r['stage']} | {r['layer']} | {r['ours']:.2f} | {r['theirs']:.2f} | {wall:.2f}x "
+            f"| {r['ours_cpu']:.2f} | {r['theirs_cpu']:.2f} | {cpu:.2f}x | <= {target}x | {ok} "
+            f"| {r['ours_score']:.3f} | {r['theirs_score']:.3f} "
+            f"| {'yes' if r['ours_score'] >= r['theirs_score'] else 'NO'} | {r['theirs_224']:.2f} |"
         )
     lines += [
         "",
         f"First 16 channels of {SHEET_LAYER} ({args.steps} steps): ours as one batch "
-        f"{sheet['batch']:.1f} s vs 16 single runs {sheet['singles']:.1f} s "
-        f"({sheet['singles'] / sheet['batch']:.1f}x faster batched); Lucent as one batch "
-        f"{sheet['theirs_batch']:.1f} s ({_fmt_ratio(sheet['batch'], sheet['theirs_batch'])} of "
-        f"Lucent's time). Robust score >= Lucent's for {sheet['sheet_wins']}/16 of the sheet's "
+        f"{sheet['batch']:.1f} s ({sheet['batch_cpu']:.1f} s CPU) vs 16 single runs "
+        f"{sheet['singles']:.1f} s ({sheet['singles_cpu']:.1f} s CPU): "
+        f"{sheet['singles'] / sheet['batch']:.1f}x faster batched; Lucent as one batch "
+        f"{sheet['theirs_batch']:.1f} s ({sheet['theirs_batch_cpu']:.1f} s CPU), so ours takes "
+        f"{_fmt_ratio(sheet['batch'], sheet['theirs_batch'])} of Lucent's time. Robust score >= Lucent's for {sheet['sheet_wins']}/16 of the sheet's "
         "channels. Pictures: `docs/optvis_sheet.png` (ours left, Lucent right).",
         "",
         "Why it is faster: the forward stops right after the objective's layer (no work past it), "
@@ -255,7 +272,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="8 steps, 1 repeat, no RESULTS.md")
     args = parser.parse_args()
     if args.quick:

@@ -153,8 +153,6 @@ def train(
     Examples
     --------
     >>> from featviz_widgets.datasets import make_patterns
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
     >>> history = train(TinyCNN(), make_patterns(700), epochs=1)
     >>> len(history.loss)
     1

@@ -8,6 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export TORCH_HOME=${TORCH_HOME:-$ROOT/.torch_home}
 export PYTHONDONTWRITEBYTECODE=1
+# Busy-waiting OpenMP threads make torch 10-50x slower when the 2 cores are shared; sleep instead.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 # The browser layer needs Debian's chromium; install it when missing (as root), fail otherwise.
 if [ -f scripts/ensure_browser.sh ]; then

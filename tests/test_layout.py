@@ -57,10 +57,11 @@ def _left_bright(size: int) -> torch.Tensor:
 
 
 def _impulse_pair(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two inputs that differ only in the top-left 8 x 8 pixels."""
+    """Two inputs that differ only in the top-right 8 x 8 pixels (a transposed map would move the
+    change to the bottom-left)."""
     base = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     poked = base.clone()
-    poked[..., :8, :8] += 3.0
+    poked[..., :8, -8:] += 3.0
     return base, poked
 
 
@@ -180,7 +181,7 @@ def test_vit_tokens_match_the_patch_embedding_exactly() -> None:
 
 
 def _assert_local(model: torch.nn.Module, size: int, prefixes: tuple[str, ...]) -> int:
-    """Poking the top-left input corner changes only the top-left corner of every early map."""
+    """Poking the top-right input corner changes only the top-right quarter of every early map."""
     base, poked = _impulse_pair(size)
     before = dict((k, v) for k, _o, _h, v in _views(model, base))
     checked = 0
@@ -189,8 +190,8 @@ def _assert_local(model: torch.nn.Module, size: int, prefixes: tuple[str, ...]) 
             continue
         change = np.abs(view.maps - before[key].maps).max(axis=0)
         h, w = change.shape
-        assert change[: h // 2, : w // 2].max() > 1e-4, (key, hint)
-        assert change[h // 2 :, :].max() < 1e-5 and change[:, w // 2 :].max() < 1e-5, (key, hint)
+        assert change[: h // 2, w // 2 :].max() > 1e-4, (key, hint)
+        assert change[h // 2 :, :].max() < 1e-5 and change[:, : w // 2].max() < 1e-5, (key, hint)
         checked += 1
     return checked
 
@@ -211,7 +212,7 @@ def test_swin_stages_are_channels_last_and_stay_spatial() -> None:
             assert hint == "channels_last", key
             assert view.maps.shape == tuple(output[0].permute(2, 0, 1).shape), key
     assert views["norm"][1] == "channels_last" and views["permute"][1] == "channels_first"
-    # the shifted windows of stage 1 (16 x 16 tokens, 7 x 7 windows) keep a corner poke local
+    # stage 1's first block (16 x 16 tokens, unshifted 7 x 7 windows) keeps a corner poke local
     assert _assert_local(model, 64, ("features.0", "features.1.0.")) >= 10
 
 

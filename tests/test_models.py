@@ -5,19 +5,36 @@ from __future__ import annotations
 import pytest
 import torch
 
+from featviz_widgets import prepare_image
 from featviz_widgets.datasets import CLASS_NAMES, make_patterns
-from featviz_widgets.models import TinyCNN, TrainHistory, evaluate, train
+from featviz_widgets.models import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TinyCNN,
+    TrainHistory,
+    evaluate,
+    standardize,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[TinyCNN, torch.Tensor, TrainHistory]:
-    """One training run shared by the tests that need a trained model (a few seconds on 2 cores)."""
-    torch.manual_seed(0)
-    model = TinyCNN(num_classes=len(CLASS_NAMES))
-    kernels_before = model.conv1.weight.detach().clone()
-    history = train(
-        model, make_patterns(2800, seed=0), epochs=5, test=make_patterns(1400, seed=1), seed=0
-    )
+    """One training run shared by the tests that need a trained model (a few seconds on 2 cores).
+
+    One thread: on a busy machine, torch's spinning OpenMP threads made this run 10x slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = TinyCNN(num_classes=len(CLASS_NAMES))
+        kernels_before = model.conv1.weight.detach().clone()
+        history = train(
+            model, make_patterns(2800, seed=0), epochs=5, test=make_patterns(1400, seed=1), seed=0
+        )
+    finally:
+        torch.set_num_threads(threads)
     return model, kernels_before, history
 
 
@@ -59,6 +76,39 @@ def test_first_layer_kernels_change_and_model_ends_in_eval_mode(trained) -> None
     relative_change = (kernels_after - kernels_before).norm() / kernels_before.norm()
     assert float(relative_change) > 0.3
     assert not model.training
+
+
+def _roughness(weight: torch.Tensor) -> float:
+    """Mean over kernels of (neighbour-difference energy / variance): ~2 for white noise, lower for
+    smooth structure such as edges and stripes."""
+    k = weight - weight.mean(dim=(2, 3), keepdim=True)
+    dx = (k[..., :, 1:] - k[..., :, :-1]).pow(2).mean(dim=(2, 3))
+    dy = (k[..., 1:, :] - k[..., :-1, :]).pow(2).mean(dim=(2, 3))
+    return float(((dx + dy) / 2 / k.pow(2).mean(dim=(2, 3))).mean())
+
+
+def test_first_layer_kernels_turn_from_noise_into_smooth_patterns(trained) -> None:
+    model, kernels_before, _ = trained
+    assert _roughness(kernels_before) > 1.6
+    assert _roughness(model.conv1.weight.detach()) < 1.2
+
+
+def test_standardize_matches_what_the_explorer_feeds_the_model(trained) -> None:
+    """prepare_image (LayerExplorer's preprocessing) uses the statistics the model was trained with,
+    so the trained model is still right on images prepared that way."""
+    model, _, _ = trained
+    test = make_patterns(140, seed=3)
+    prepared = [prepare_image(image, model, size=32) for image in test.images]
+    assert prepared[0].mean == pytest.approx(IMAGENET_MEAN)
+    assert prepared[0].std == pytest.approx(IMAGENET_STD)
+    with torch.no_grad():
+        predictions = torch.cat([model(p.batch).argmax(1) for p in prepared])
+    assert float((predictions == test.labels).float().mean()) > 0.9
+    ones = standardize(torch.ones(1, 3, 2, 2))
+    expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]
+    assert torch.allclose(ones[0, :, 0, 0], torch.tensor(expected))
+    with pytest.raises(ValueError, match="N, 3, H, W"):
+        standardize(torch.ones(3, 2, 2))
 
 
 def test_untrained_model_is_near_chance() -> None:

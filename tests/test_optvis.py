@@ -88,6 +88,19 @@ def test_transforms_draw_per_image_so_batch_equals_single() -> None:
         torch.testing.assert_close(batch[i : i + 1], single, atol=1e-6, rtol=0)
 
 
+def test_compose_fuses_scale_and_rotate_into_one_resample() -> None:
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    smooth = torch.stack([torch.sin(2 * xx), torch.cos(3 * yy), xx * yy])[
+        None
+    ]  # low frequencies only
+    scale, rotate = T.random_scale([1.2]), T.random_rotate([20])
+    fused = T.compose([scale, rotate])(smooth, None)
+    stepwise = rotate(scale(smooth, None), None)
+    inner = (slice(None), slice(None), slice(16, 48), slice(16, 48))  # away from border effects
+    torch.testing.assert_close(fused[inner], stepwise[inner], atol=0.02, rtol=0)
+    assert not torch.allclose(fused, smooth, atol=0.05)
+
+
 def test_single_transforms_do_what_they_say() -> None:
     x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6)
     padded = T.pad(2, value=0.5)(x, None)
@@ -400,18 +413,18 @@ def test_mobilenet_v2_class_pictures_are_ranked_top1_by_the_model() -> None:
     model = torchvision.models.mobilenet_v2(weights=weights)
     classes = [130, 340, 949, 954, 963]  # flamingo, zebra, strawberry, banana, pizza
     target = sum(objectives.class_logit(c, batch=i) for i, c in enumerate(classes))
-    started = time.perf_counter()
-    result = maximize(model, target, settings=MaximizeSettings(steps=48, size=128), weights=weights)
-    elapsed = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    result = maximize(model, target, settings=MaximizeSettings(steps=32, size=128), weights=weights)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     batch = torch.stack(
         [torch.from_numpy(img).permute(2, 0, 1).float() / 255 for img in result.images]
     )
     mean, std = torch.tensor(weights.transforms().mean), torch.tensor(weights.transforms().std)
     with torch.no_grad():
-        top1 = (
-            model.eval()((batch - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).argmax(1).tolist()
-        )
+        logits = model.eval()((batch - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+    top1 = logits.argmax(1).tolist()
     hits = sum(t == c for t, c in zip(top1, classes, strict=True))
-    print(f"class pictures: top-1 {top1} for {classes}, {elapsed:.1f} s")
+    print(f"class pictures: top-1 {top1} for {classes}; {elapsed:.1f} s wall, {cpu:.1f} s CPU")
     assert hits >= 4, (top1, classes)
-    assert elapsed < 150
+    # CPU time, not wall time: the wall clock measures whoever else shares the machine.
+    assert cpu < 150, cpu

@@ -530,6 +530,9 @@ def test_maximize_cancel_stops_within_a_step(tiny) -> None:
     tab._on_step = on_step
     tab.run()
     assert stepped.wait(30)
+    ex.layer, ex.columns = ex.layers[0], 5  # the explorer stays usable while the worker runs
+    assert ex.error is None and tab.running
+    ex.columns = 8
     tab.cancel_button.click()
     result = ex.wait(30)
     assert result.cancelled and result.steps < 5000
@@ -580,6 +583,8 @@ def test_maximize_class_target_with_classic_preset(tiny) -> None:
     tab.run()
     result = ex.wait(60)
     assert result.steps == 4 and "class 3" in tab.status.value
+    ex.layer = ex.layers[-1]  # a class target ignores the layer: the cached picture stays
+    assert "cached" in tab.status.value and tab.png() is not None
     tab.mode.value, tab.preset.value, tab.seed.value = "channel", "lucid", 0
     _unchanged(model, before)
 

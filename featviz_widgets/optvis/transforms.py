@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -25,12 +26,48 @@ def _draw(values: Sequence[float], gens: list[torch.Generator | None]) -> list[f
     return [float(values[i]) for i in picks]
 
 
-def _affine(images: Tensor, matrices: list[list[list[float]]]) -> Tensor:
-    # Image i is resampled through its own 2x3 matrix; the canvas size stays the same and the border
-    # is replicated so no black corners leak into the objective.
-    theta = torch.tensor(matrices, dtype=images.dtype, device=images.device)
+def _resample(images: Tensor, thetas: list[np.ndarray]) -> Tensor:
+    # Image i is resampled through its own matrix (output -> input coordinates in [-1, 1]); the
+    # canvas size stays the same and the border is replicated, so no black corners leak in.
+    theta = torch.as_tensor(np.stack(thetas)[:, :2], dtype=images.dtype, device=images.device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class _RandomAffine:
+    """A random per-image affine resample; ``compose`` fuses neighbours into one ``grid_sample``."""
+
+    def __init__(
+        self, values: Sequence[float], matrix: Callable[[float, int, int], np.ndarray]
+    ) -> None:
+        self._values = list(values)
+        self._matrix = matrix
+
+    def thetas(self, gens: list[torch.Generator | None], h: int, w: int) -> list[np.ndarray]:
+        return [self._matrix(v, h, w) for v in _draw(self._values, gens)]
+
+    def __call__(self, images: Tensor, generator: GeneratorArg = None) -> Tensor:
+        return _apply_affine(images, [self], per_image_generators(generator, images.shape[0]))
+
+
+def _apply_affine(images: Tensor, steps: list[_RandomAffine], gens: list) -> Tensor:
+    h, w = images.shape[-2:]
+    thetas = [np.eye(3)] * images.shape[0]
+    for step in steps:  # applying A then B samples the input at theta_A @ theta_B
+        thetas = [a @ b for a, b in zip(thetas, step.thetas(gens, h, w), strict=True)]
+    if all(np.array_equal(t, np.eye(3)) for t in thetas):
+        return images
+    return _resample(images, thetas)
+
+
+def _scale_matrix(factor: float, h: int, w: int) -> np.ndarray:
+    return np.diag([1 / factor, 1 / factor, 1.0])
+
+
+def _rotation_matrix(degrees: float, h: int, w: int) -> np.ndarray:
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    # affine_grid's [-1, 1] coordinates stretch a non-square image: the aspect factors undo that.
+    return np.array([[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0], [0.0, 0.0, 1.0]])
 
 
 def pad(width: int, *, mode: str = "constant", value: float = 0.5) -> Transform:
@@ -84,14 +121,7 @@ def random_scale(scales: Sequence[float]) -> Transform:
     """
     if not scales or any(s <= 0 for s in scales):
         raise ValueError(f"scales must be a non-empty list of positive factors, got {scales!r}")
-
-    def apply(images: Tensor, generator: GeneratorArg = None) -> Tensor:
-        drawn = _draw(scales, per_image_generators(generator, images.shape[0]))
-        if all(s == 1.0 for s in drawn):
-            return images
-        return _affine(images, [[[1 / s, 0.0, 0.0], [0.0, 1 / s, 0.0]] for s in drawn])
-
-    return apply
+    return _RandomAffine(scales, _scale_matrix)
 
 
 def random_rotate(degrees: Sequence[float]) -> Transform:
@@ -104,24 +134,13 @@ def random_rotate(degrees: Sequence[float]) -> Transform:
     """
     if not degrees:
         raise ValueError("degrees must be a non-empty list of angles")
-
-    def apply(images: Tensor, generator: GeneratorArg = None) -> Tensor:
-        drawn = _draw(degrees, per_image_generators(generator, images.shape[0]))
-        if all(a == 0.0 for a in drawn):
-            return images
-        h, w = images.shape[-2:]
-        mats = []
-        for angle in drawn:
-            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-            # affine_grid works in [-1, 1] coordinates; the aspect factors keep the rotation rigid.
-            mats.append([[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]])
-        return _affine(images, mats)
-
-    return apply
+    return _RandomAffine(degrees, _rotation_matrix)
 
 
 def compose(transforms: Sequence[Transform]) -> Transform:
     """Apply ``transforms`` in order, all drawing from the same generator(s).
+
+    Neighbouring ``random_scale`` / ``random_rotate`` steps are fused into one resample.
 
     Examples
     --------
@@ -129,12 +148,21 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     >>> t(torch.zeros(1, 3, 8, 8), torch.Generator()).shape
     torch.Size([1, 3, 14, 14])
     """
-    steps = tuple(transforms)
+    groups: list[Transform | list[_RandomAffine]] = []
+    for transform in transforms:  # neighbouring scale/rotate: one resample, less blur and time
+        if isinstance(transform, _RandomAffine) and groups and isinstance(groups[-1], list):
+            groups[-1].append(transform)
+        else:
+            groups.append([transform] if isinstance(transform, _RandomAffine) else transform)
 
     def apply(images: Tensor, generator: GeneratorArg = None) -> Tensor:
         gens = per_image_generators(generator, images.shape[0])
-        for transform in steps:
-            images = transform(images, gens)
+        for group in groups:
+            images = (
+                _apply_affine(images, group, gens)
+                if isinstance(group, list)
+                else group(images, gens)
+            )
         return images
 
     return apply

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -21,6 +20,10 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -36,16 +39,6 @@ CHROMIUM_ARGS = [
 LOOPBACK = "127.0.0.1"
 # Jupyter refuses to run as root without this; CI containers and this machine run as root.
 _ROOT_FLAG = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-# Console errors that are JupyterLab's own noise, not ours; each pattern is anchored to one message.
-# - The favicon / kernelspec logo requests 404 on a bare server (no logo in the venv's kernelspec).
-# - JupyterLab polls the (absent) news / update-check endpoints and the lab extension manager's
-#   PyPI listing, which fails offline; the browser logs the failed fetch.
-KNOWN_NOISE = [
-    re.compile(
-        r"^Failed to load resource: the server responded with a status of 404 \(Not Found\)$"
-    ),
-    re.compile(r"^Failed to load resource: net::ERR_(INTERNET_DISCONNECTED|NAME_NOT_RESOLVED)$"),
-]
 
 
 class BrowserMissing(RuntimeError):
@@ -73,7 +66,7 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-def launch_browser(playwright):  # noqa: ANN001, ANN201 - Playwright types are runtime-only
+def launch_browser(playwright: Playwright) -> Browser:
     """Launch headless Debian chromium with the flags from DESIGN.md."""
     return playwright.chromium.launch(
         executable_path=ensure_chromium(), args=CHROMIUM_ARGS, headless=True

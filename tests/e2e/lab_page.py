@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from lab_harness import KNOWN_NOISE
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Route
 
 # Pixel fingerprint of an <img>: its natural size and an FNV-1a hash of the decoded RGBA pixels,
 # so "the image changed" means the picture changed, not merely that a new blob URL was minted.
@@ -40,47 +44,64 @@ _IMAGE_FINGERPRINT_JS = """async (img) => {
 VIEWPORT = {"width": 1400, "height": 1800}  # tall: the whole explorer fits in one screenshot
 
 
+# Any http(s) URL that is not on loopback. The browser may talk to our servers only: Voila's lab
+# template, for one, links Font Awesome from cdn.jsdelivr.net, which we refuse to fetch.
+OUTSIDE = re.compile(r"^https?://(?!(127\.0\.0\.1|localhost)(:\d+)?/)")
+# Chromium words a request aborted by Playwright this way.
+BLOCKED_MESSAGE = "Failed to load resource: net::ERR_BLOCKED_BY_CLIENT.Inspector"
+
+
 @dataclass
 class ConsoleLog:
-    """Collects browser console errors and uncaught page errors, minus documented noise."""
+    """Collects browser console errors and uncaught page errors.
+
+    The only error ignored is the one the browser logs for a request we blocked ourselves (a
+    non-loopback URL, see ``OUTSIDE``), matched by message and URL; those land in ``ignored``.
+    """
 
     errors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
-    def attach(self, page) -> None:  # noqa: ANN001 - Playwright Page
+    def attach(self, page: Page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
 
-    def _on_console(self, msg) -> None:  # noqa: ANN001 - Playwright ConsoleMessage
+    def block(self, route: Route) -> None:
+        self.blocked.append(route.request.url)
+        route.abort("blockedbyclient")
+
+    def _on_console(self, msg: ConsoleMessage) -> None:
         if msg.type != "error":
             return
-        text = msg.text
-        if any(p.search(text) for p in KNOWN_NOISE):
-            self.ignored.append(text)
+        url = (msg.location or {}).get("url", "")
+        if msg.text == BLOCKED_MESSAGE and url in self.blocked:
+            self.ignored.append(f"{msg.text} ({url})")
         else:
-            self.errors.append(text)
+            self.errors.append(f"{msg.text} ({url})" if url else msg.text)
 
 
-def new_page(browser, console: ConsoleLog):  # noqa: ANN001, ANN201 - Playwright objects
-    """A fresh browser context and page whose console errors land in ``console``."""
+def new_page(browser: Browser, console: ConsoleLog) -> tuple[BrowserContext, Page]:
+    """A fresh context and page: non-loopback requests blocked, console errors in ``console``."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(30_000)
+    context.route(OUTSIDE, console.block)
     page = context.new_page()
     console.attach(page)
     return context, page
 
 
-def accept_kernel_dialog(page, timeout_ms: int = 5000) -> None:  # noqa: ANN001
+def accept_kernel_dialog(page: Page, timeout_ms: int = 5000) -> None:
     """Accept JupyterLab's "Select Kernel" dialog if it shows up (it does when metadata is bare)."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
     try:
         dialog.wait_for(state="visible", timeout=timeout_ms)
-    except Exception:  # noqa: BLE001 - the dialog is optional
+    except PlaywrightTimeout:  # the dialog is optional
         return
     dialog.click()
 
 
-def open_notebook(page, base_url: str, name: str) -> None:  # noqa: ANN001
+def open_notebook(page: Page, base_url: str, name: str) -> None:
     """Open ``name`` in JupyterLab and wait until its kernel is idle."""
     # ?reset: start from an empty workspace, never reopen notebooks of an earlier session.
     page.goto(f"{base_url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
@@ -89,12 +110,12 @@ def open_notebook(page, base_url: str, name: str) -> None:  # noqa: ANN001
     wait_kernel_idle(page, timeout_s=60)
 
 
-def notebook(page):  # noqa: ANN001, ANN201
+def notebook(page: Page) -> Locator:
     """The notebook panel on screen (other, hidden panels are ignored)."""
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
 
-def _kernel_status(page) -> str:  # noqa: ANN001
+def _kernel_status(page: Page) -> str:
     return page.evaluate(
         """() => {
           const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -105,7 +126,7 @@ def _kernel_status(page) -> str:  # noqa: ANN001
     )
 
 
-def wait_kernel_idle(page, timeout_s: float) -> None:  # noqa: ANN001
+def wait_kernel_idle(page: Page, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if _kernel_status(page) == "idle":
@@ -114,7 +135,7 @@ def wait_kernel_idle(page, timeout_s: float) -> None:  # noqa: ANN001
     raise TimeoutError(f"kernel not idle after {timeout_s}s (status {_kernel_status(page)!r})")
 
 
-def run_all_cells(page, timeout_s: float = 300) -> None:  # noqa: ANN001
+def run_all_cells(page: Page, timeout_s: float = 300) -> None:
     """Run > Run All Cells from the menu bar, then wait for every code cell to finish.
 
     Raises AssertionError with the traceback text when a cell ends in an error.
@@ -140,7 +161,7 @@ def run_all_cells(page, timeout_s: float = 300) -> None:  # noqa: ANN001
     raise TimeoutError(f"cells still running after {timeout_s}s: {state}")
 
 
-def image_fingerprint(img, timeout_s: float = 30) -> dict:  # noqa: ANN001 - Locator of an <img>
+def image_fingerprint(img: Locator, timeout_s: float = 30) -> dict:
     """Natural size, pixel hash and value range of a displayed image, once it has loaded."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -150,7 +171,7 @@ def image_fingerprint(img, timeout_s: float = 30) -> dict:  # noqa: ANN001 - Loc
         img.page.wait_for_timeout(100)
 
 
-def wait_image_change(img, before: dict, timeout_s: float = 30) -> dict:  # noqa: ANN001
+def wait_image_change(img: Locator, before: dict, timeout_s: float = 30) -> dict:
     """Poll until the image's pixels differ from ``before``; return the new fingerprint."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -165,7 +186,7 @@ def wait_image_change(img, before: dict, timeout_s: float = 30) -> dict:  # noqa
     raise AssertionError(f"image did not change within {timeout_s}s (still {before})")
 
 
-def control(root, kind: str, label: str | re.Pattern):  # noqa: ANN001, ANN201
+def control(root: Locator, kind: str, label: str | re.Pattern) -> Locator:
     """The ipywidget of ``kind`` (``dropdown``, ``slider``, ...) whose description matches ``label``."""
     pattern = (
         label
@@ -179,7 +200,7 @@ def control(root, kind: str, label: str | re.Pattern):  # noqa: ANN001, ANN201
     )
 
 
-def select_next(select) -> str:  # noqa: ANN001 - Locator of a <select>
+def select_next(select: Locator) -> str:
     """Choose the option after the current one (wrapping); return its value."""
     values = select.evaluate("s => [...s.options].map(o => o.value)")
     current = select.input_value()
@@ -188,7 +209,7 @@ def select_next(select) -> str:  # noqa: ANN001 - Locator of a <select>
     return nxt
 
 
-def slider_step(slider, key: str = "ArrowRight", times: int = 1) -> None:  # noqa: ANN001
+def slider_step(slider: Locator, key: str = "ArrowRight", times: int = 1) -> None:
     """Move a noUiSlider with the keyboard: focus its handle and press ``key``."""
     handle = slider.locator(".noUi-handle").first
     handle.focus()
@@ -196,24 +217,24 @@ def slider_step(slider, key: str = "ArrowRight", times: int = 1) -> None:  # noq
         handle.press(key)
 
 
-def open_tab(root, title: str) -> None:  # noqa: ANN001
+def open_tab(root: Locator, title: str) -> None:
     """Click the Lumino tab whose label is ``title``."""
     root.locator(
         ".lm-TabBar-tab", has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")
     ).first.click()
 
 
-def visible_panel(root):  # noqa: ANN001, ANN201
+def visible_panel(root: Locator) -> Locator:
     """The content of the tab that is showing (Lumino hides the others with lm-mod-hidden)."""
     return root.locator(".widget-tab-contents > .lm-Widget:not(.lm-mod-hidden)").first
 
 
-def shown_image(panel):  # noqa: ANN001, ANN201
+def shown_image(panel: Locator) -> Locator:
     """The first displayed <img> of a panel (ipywidgets hides an empty Image with display:none)."""
     return panel.locator("img:visible").first
 
 
-def progress_fraction(progress) -> float:  # noqa: ANN001 - Locator of a .widget-hprogress
+def progress_fraction(progress: Locator) -> float:
     """How full an ipywidgets progress bar is (0..1): the bar's target width, not its animation."""
     return progress.evaluate(
         """p => {
@@ -226,7 +247,7 @@ def progress_fraction(progress) -> float:  # noqa: ANN001 - Locator of a .widget
     )
 
 
-def record_progress(progress) -> None:  # noqa: ANN001 - Locator of a .widget-hprogress
+def record_progress(progress: Locator) -> None:
     """Start logging every width the bar is given into ``window.__progress`` (no polling gaps)."""
     progress.evaluate(
         """p => {
@@ -238,5 +259,5 @@ def record_progress(progress) -> None:  # noqa: ANN001 - Locator of a .widget-hp
     )
 
 
-def recorded_progress(page) -> list[float]:  # noqa: ANN001
+def recorded_progress(page: Page) -> list[float]:
     return page.evaluate("() => window.__progress || []")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from lab_harness import Server, copy_notebooks, voila
@@ -19,6 +21,9 @@ from lab_page import (
     wait_image_change,
 )
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 NOTEBOOK = "app.ipynb"
@@ -32,7 +37,9 @@ def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-def test_voila_app_renders_and_reacts(browser, voila_server: Server, screenshots) -> None:  # noqa: ANN001
+def test_voila_app_renders_and_reacts(
+    browser: Browser, voila_server: Server, screenshots: Path
+) -> None:
     console = ConsoleLog()
     context, page = new_page(browser, console)
     try:
