@@ -177,7 +177,7 @@ def test_maximize_runs_with_progress_and_shows_the_result(
     explorer.screenshot(path=screenshots / "jupyterlab_maximize.png")
 
 
-def test_cancel_stops_a_long_run(explorer: Locator) -> None:
+def test_cancel_stops_a_long_run(explorer: Locator, screenshots: Path) -> None:
     panel, run, cancel, progress = _maximize_controls(explorer)
     slider_step(control(panel, "slider", "Steps"), "End")  # 512 steps: minutes if not cancelled
     run.click()
@@ -192,6 +192,7 @@ def test_cancel_stops_a_long_run(explorer: Locator) -> None:
     explorer.page.wait_for_timeout(1500)
     assert progress_fraction(progress) == stopped_at < 1.0
     assert run.is_enabled() and not cancel.is_enabled()
+    explorer.screenshot(path=screenshots / "jupyterlab_maximize_cancelled.png")
 
 
 def test_console_shows_no_widget_errors(explorer: Locator, console: ConsoleLog) -> None:
