@@ -207,7 +207,7 @@ def _section(
         "",
         f"`benchmarks/optvis.py`, {date.today()}, {platform.machine()}, {os.cpu_count()} CPUs shared "
         f"with other engineers' jobs (load average {load} at the end), torch {torch.__version__} "
-        f"({args.threads} threads), Python {platform.python_version()}. MobileNetV2 IMAGENET1K_V1, "
+        f"({args.threads} thread{'s' if args.threads > 1 else ''}), Python {platform.python_version()}. MobileNetV2 IMAGENET1K_V1, "
         f"channel {CHANNEL}, image {SIZE} px, {args.steps} steps, lucid preset (Fourier 1/f + "
         "decorrelated colour + sigmoid + pad/jitter/scale/rotate, Adam 0.05) on both sides; medians of "
         f"{args.repeats} interleaved runs. Lucent runs with `fixed_image_size=128` so its model sees "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -19,7 +20,7 @@ SMALL = MaximizeSettings(steps=20, size=32, preview_every=5)
 
 
 def _settings(**changes: object) -> MaximizeSettings:
-    return MaximizeSettings(**{**SMALL.__dict__, **changes})
+    return dataclasses.replace(SMALL, **changes)
 
 
 # -- parametrizations ------------------------------------------------------------------------

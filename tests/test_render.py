@@ -19,6 +19,7 @@ from skimage import data
 
 from featviz_widgets import render
 from featviz_widgets.render import NORMALIZATIONS, GridLayout
+from featviz_widgets.render._grid import _downscale
 
 
 @pytest.fixture(scope="module")
@@ -366,3 +367,43 @@ def test_render_imports_without_torch_or_ipywidgets():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_kernels_matrix_pages_rows_with_the_whole_matrix_scale():
+    weight = np.random.default_rng(1).standard_normal((300, 50)).astype(np.float32)
+    full = render.kernels(weight)  # 300 x 50, columns stretched x2
+    assert full.shape == (300, 100, 3)
+    page = render.kernels(weight, start=100, count=20)  # 20 rows, stretched x6 and x2
+    assert page.shape == (120, 100, 3)
+    assert np.array_equal(page[::6], full[100:120])  # same colours: the scale is the whole matrix's
+    conv = render.kernels(weight[:, :, None, None], start=100, count=20)  # a 1x1 conv: the same
+    assert np.array_equal(conv, page)
+    assert render.kernels(weight, start=290, count=50).shape == (120, 100, 3)  # cut at the end
+    with pytest.raises(ValueError, match="start=300 is past"):
+        render.kernels(weight, start=300)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        render.kernels(weight, count=0)
+
+
+def test_kernels_matrix_over_max_pixels_is_block_averaged():
+    weight = np.random.default_rng(2).standard_normal((2000, 3000)).astype(np.float32)
+    weight[5, 7] = np.nan  # lands in block (0, 0)
+    img = render.kernels(weight, max_pixels=100_000)
+    assert img.shape == (250, 375, 3)  # 8 x 8 blocks: 93,750 px
+    assert tuple(img[0, 0]) == render.NAN_COLOR
+    finite = np.abs(weight[np.isfinite(weight)]).max()
+    blocks = weight.astype(np.float64).reshape(250, 8, 375, 8).mean(axis=(1, 3))
+    expected = render.colorize(blocks / (2 * finite) + 0.5, "RdBu_r")
+    expected[0, 0] = render.NAN_COLOR
+    assert np.mean(np.all(img == expected, axis=2)) > 0.99  # float32 sums: rare one-level steps
+    page = render.kernels(weight, start=1000, count=10, max_pixels=100_000)
+    assert page.shape == (30, 3000, 3)  # no blocks; rows stretched x3 only, x12 would pass the cap
+
+
+def test_downscale_matches_a_float64_block_mean():
+    x = np.random.default_rng(3).standard_normal((2, 11, 7, 3)).astype(np.float32)
+    small = _downscale(x, 3)  # blocks of 3, the last row and column shorter (2 and 1)
+    padded = np.full((2, 12, 9, 3), np.nan)
+    padded[:, :11, :7] = x
+    expected = np.nanmean(padded.reshape(2, 4, 3, 3, 3, 3), axis=(2, 4))
+    np.testing.assert_allclose(small, expected, rtol=1e-5, atol=1e-6)

@@ -602,3 +602,102 @@ def test_predictions_tab_names_the_cat_with_real_mobilenet_v2() -> None:
     html = ex.tabs["Predictions"].html.value
     assert html.index("Egyptian cat") < html.index("%")
     _unchanged(model, before)
+
+
+# -- fixes: closing, huge matrices, fixed input sizes ------------------------------------------
+def test_close_closes_every_widget_the_explorer_built() -> None:
+    # ipywidgets 8 keeps open widgets in this registry (Widget.widgets is its deprecated alias);
+    # close() drops a widget from it and sets its comm to None.
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    ex = LayerExplorer(make_tiny_cnn(), CAT, size=32)
+    created = {key: _instances[key] for key in set(_instances) - before}
+    kinds = {type(widget).__name__ for widget in created.values()}
+    assert len(created) > 100 and {"Layout", "SliderStyle", "Image", "Dropdown"} <= kinds
+    ex.close()
+    assert [type(x).__name__ for x in created.values() if x.comm is not None] == []
+    assert not set(_instances) & set(created)
+
+
+class _WideOneByOne(nn.Module):
+    """A 600-channel 1x1 conv (three grid pages) and a Linear of 1.2 M weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 600, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(600, 2000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+def test_kernels_tab_pages_a_1x1_conv_and_caps_a_huge_linear() -> None:
+    from featviz_widgets.widgets.tabs.kernels import MATRIX_PIXELS
+
+    torch.manual_seed(0)
+    model = _WideOneByOne()
+    ex = LayerExplorer(model, CAT, size=16)
+    ex.layer, ex.tab = "conv", "Kernels"
+    tab, weight = ex.tabs["Kernels"], model.conv.weight.detach().numpy()
+    assert ex._page.max == 3 and "rows 1-200 of 600" in tab.caption.value
+    first = _decode(tab.image.value)
+    ex.page = 2
+    assert "rows 201-400 of 600" in tab.caption.value
+    expected = render.kernels(weight, start=200, count=200, max_pixels=MATRIX_PIXELS)
+    assert np.array_equal(_decode(tab.image.value), expected)
+    assert not np.array_equal(_decode(tab.image.value), first)
+    ex.layer = "fc"  # 2000 x 600 = 1.2 M weights: drawn as 2 x 2 block means
+    assert _decode(tab.image.value).shape == (1000, 300, 3)
+    assert "mean of 2x2 weights" in tab.caption.value and "of 2000" in tab.caption.value
+    ex.close()
+
+
+def test_maximize_offers_only_the_size_a_vit_takes() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.VisionTransformer(
+        image_size=32, patch_size=16, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32,
+        num_classes=5,
+    )  # fmt: skip
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    ex.layer = "conv_proj"
+    tab = _maximizer(ex, steps=2, size=32)
+    assert tab.size.options == (32,) and tab.size.value == 32
+    assert "32x32 images only" in tab.size_note.value
+    tab.preset.value = "classic"
+    assert ex.maximizer.run() is None and ex.wait(60).images[0].shape == (32, 32, 3)
+    _unchanged(model, before)
+    ex.close()
+
+
+class _FixedHead(nn.Module):
+    """A CNN whose Linear head takes 32x32 inputs only (and says nothing about it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 32 * 32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+def test_maximize_refuses_a_size_the_model_rejects_with_a_clear_message() -> None:
+    torch.manual_seed(0)
+    model = _FixedHead()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    ex.layer = "conv"
+    tab = _maximizer(ex, steps=2, size=96)
+    tab.preset.value = "classic"
+    with pytest.raises(ValueError, match="does not accept 96x96 images.*offers 32px"):
+        tab.run()  # one probe forward; nothing started
+    assert not tab.running and "does not accept 96x96" in tab.status.value
+    assert tab.size.options == (32,) and tab.size.value == 32
+    assert "does not accept 96x96" in tab.size_note.value
+    tab.run()
+    assert ex.wait(60).images[0].shape == (32, 32, 3)
+    _unchanged(model, before)
+    ex.close()

@@ -133,14 +133,17 @@ def channel_stats(view: LayerView) -> ChannelStats:
 def summary(values: np.ndarray) -> str:
     """min / max / mean / % zeros of an array, as one caption line."""
     values = np.atleast_1d(np.asarray(values))
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return "no finite values"
+    lo, hi = values.min(), values.max()
+    if np.isfinite(lo) and np.isfinite(hi):  # NaN and inf reach min or max: all finite, no mask
+        finite = values
+    else:
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return "no finite values"
+        lo, hi = finite.min(), finite.max()
     zeros = 100.0 * float(np.count_nonzero(values == 0)) / values.size
-    return (
-        f"min {finite.min():.3g} · max {finite.max():.3g} · mean {finite.mean():.3g} · "
-        f"{zeros:.1f}% zeros"
-    )
+    mean = finite.mean(dtype=np.float64)
+    return f"min {lo:.3g} · max {hi:.3g} · mean {mean:.3g} · {zeros:.1f}% zeros"
 
 
 def close_matches(name: str, names: Sequence[str]) -> str:
@@ -197,6 +200,7 @@ class ExplorerData:
         self.node_activations: dict[str, torch.Tensor] = {}
         self._views: dict[str, LayerView] = {}
         self._stats: dict[str, ChannelStats] = {}
+        self._summaries: dict[str, str] = {}
 
     def node_names(self) -> list[str]:
         """FX graph node names, the input placeholder first (a trace, no forward; cached)."""
@@ -244,6 +248,13 @@ class ExplorerData:
         if key not in self._stats:
             self._stats[key] = channel_stats(self.view(key))
         return self._stats[key]
+
+    def summary(self, key: str) -> str:
+        """The cached :func:`summary` caption of ``key``'s displayed values (maps or vector)."""
+        if key not in self._summaries:
+            view = self.view(key)
+            self._summaries[key] = summary(view.maps if view.maps is not None else view.vector)
+        return self._summaries[key]
 
     def module(self, key: str) -> nn.Module | None:
         """The module behind a key, or None for FX functional nodes."""

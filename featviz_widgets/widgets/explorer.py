@@ -332,12 +332,12 @@ class LayerExplorer(ControlMirror, w.VBox):
         return self.maximizer.wait(timeout)
 
     def close(self) -> None:
-        """Stop a running Maximize job and close every widget inside the explorer, then itself."""
+        """Stop a running Maximize job, then close every widget the explorer built, and itself.
+
+        Layouts and styles are widgets with comms of their own, so they are closed too.
+        """
         self.maximizer.stop()
-        stack = list(self.children)
-        while stack:
-            widget = stack.pop()
-            stack.extend(getattr(widget, "children", ()))
+        for widget in _widget_tree(self)[1:]:  # [0] is the explorer: its own close comes last
             widget.close()
         super().close()
 
@@ -363,6 +363,22 @@ class LayerExplorer(ControlMirror, w.VBox):
     def _channel_slug(self) -> str:
         channel = self.channel
         return "grid" if channel is None else str(channel)
+
+
+def _widget_tree(root: w.Widget) -> list[w.Widget]:
+    """``root``, then every widget reachable through its synced traits (children, layout, style)."""
+    seen: dict[int, w.Widget] = {}
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen[id(widget)] = widget
+        for name in widget.keys:
+            value = getattr(widget, name)
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            stack.extend(item for item in items if isinstance(item, w.Widget))
+    return list(seen.values())
 
 
 def _label(text: str) -> w.Label:

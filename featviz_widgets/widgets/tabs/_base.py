@@ -6,6 +6,7 @@ import html
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as w
 import numpy as np
@@ -39,11 +40,11 @@ class Tab:
     """
 
     title = ""
+    widget: w.Widget  # built by each subclass
 
     def __init__(self, request: Callable[[], None]) -> None:
         self.request = request
         self._shown: Hashable = None
-        self.widget: w.Widget = w.VBox()
 
     def key(self, sel: Selection) -> Hashable:
         return sel
@@ -59,22 +60,19 @@ class Tab:
             self.draw(data, sel)
             self._shown = key
 
-    def invalidate(self) -> None:
-        self._shown = None
-
     def png(self) -> bytes | None:
         """The PNG the tab shows now (None when it shows no picture)."""
         return None
 
 
 class PngCache:
-    """A small LRU of rendered PNG bytes, so flipping back to a view costs nothing."""
+    """A small LRU of rendered PNGs (with what goes with them), so flipping back costs nothing."""
 
     def __init__(self, size: int = 48) -> None:
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._size = size
 
-    def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]

@@ -43,15 +43,17 @@ class FeatureMapsTab(Tab):
         if view.kind == "none":
             self._show(None, f"{sel.layer}  {view.label}", view.note)
             return
-        png = self._cache.get(sel, lambda: self._png(data, sel, view))
-        self._show(png, self._caption(data, sel, view), "")
+        # The caption rides in the cache with its picture: its statistics scan the whole layer.
+        png, text = self._cache.get(sel, lambda: self._render(data, sel, view))
+        self._show(png, text, "")
 
     def png(self) -> bytes | None:
         return self.image.value if self.image.layout.display != "none" else None
 
     def clear_cache(self) -> None:
+        """Forget rendered pictures (benchmarks/browser_latency.py times fresh renders with it)."""
         self._cache.clear()
-        self.invalidate()
+        self._shown = None
 
     def _show(self, png: bytes | None, text: str, message: str) -> None:
         if png is not None:
@@ -60,7 +62,19 @@ class FeatureMapsTab(Tab):
         self.caption.value = caption(text)
         self.message.value = note(message) if message else ""
 
-    def _png(self, data: ExplorerData, sel: Selection, view: LayerView) -> bytes:
+    def _render(self, data: ExplorerData, sel: Selection, view: LayerView) -> tuple[bytes, str]:
+        summed = None
+        if sel.channel == "sum":  # computed once for the picture and the caption
+            summed = (
+                view.vector.sum(keepdims=True)
+                if view.maps is None
+                else render.aggregate(view.maps, "sum")
+            )
+        return self._png(data, sel, view, summed), self._caption(data, sel, view, summed)
+
+    def _png(
+        self, data: ExplorerData, sel: Selection, view: LayerView, summed: np.ndarray | None
+    ) -> bytes:
         if view.kind == "vector":
             # A unit of a vector has no picture of its own: the strip stays, the caption names it.
             strip = render.vector_strip(view.vector, cmap=sel.colormap, norm=sel.normalization)
@@ -73,8 +87,8 @@ class FeatureMapsTab(Tab):
             return render.grid_png(
                 maps, sel.columns, start=start, count=count, norm=norm, cmap=cmap
             )
-        if sel.channel == "sum":
-            fmap = render.aggregate(view.maps, "sum")
+        if summed is not None:
+            fmap = summed
         elif view.frames is not None:
             return render.to_png(
                 render.frames(view.frames, channel=sel.channel, norm=norm, cmap=cmap)
@@ -83,20 +97,22 @@ class FeatureMapsTab(Tab):
             fmap = view.maps[sel.channel]
         return render.to_png(render.single(fmap, size=SINGLE_SIZE, norm=norm, cmap=cmap))
 
-    def _caption(self, data: ExplorerData, sel: Selection, view: LayerView) -> str:
+    def _caption(
+        self, data: ExplorerData, sel: Selection, view: LayerView, summed: np.ndarray | None
+    ) -> str:
         head = f"{sel.layer}  {view.label}"
         if view.note:
             head += f" ({view.note})"
         values = view.maps if view.maps is not None else view.vector
         if sel.channel == "grid":
             if view.kind == "vector":
-                return f"{head} · {summary(values)}"
+                return f"{head} · {data.summary(sel.layer)}"
             start, count = page_bounds(sel, view.channels)
             order = ", strongest first" if sel.order == "strongest" else ""
             span = f"channels {start + 1}-{start + count} of {view.channels}{order}"
-            return f"{head} · {span} · {summary(values)}"
-        if sel.channel == "sum":
-            return f"{head} · sum of {view.channels} channels · {summary(values.sum(axis=0))}"
+            return f"{head} · {span} · {data.summary(sel.layer)}"
+        if summed is not None:
+            return f"{head} · sum of {view.channels} channels · {summary(summed)}"
         one = values[sel.channel]
         shape = "x".join(str(s) for s in np.shape(one)) or "1 value"
         return f"{head} · channel {sel.channel} ({shape}) · {summary(np.atleast_1d(one))}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as w
 import numpy as np
 import torch
@@ -28,6 +30,9 @@ def weight_of(data: ExplorerData, layer: str) -> np.ndarray | None:
 
 KERNEL_TILE = 32  # px: 3x3 kernels drawn at render's default 16 px are too small to read
 KERNEL_SLICES = 1024  # grey slices per page for a many-input conv (render.kernels' own page)
+# A matrix page (Linear, 1x1 conv) above this is block-averaged: a 7392 x 7392 layer stays fast
+# (and no notebook shows more columns than this anyway).
+MATRIX_PIXELS = 1_000_000
 
 
 class KernelsTab(Tab):
@@ -41,6 +46,7 @@ class KernelsTab(Tab):
         self.caption = w.HTML()
         self.message = w.HTML()
         self.widget = w.VBox([self.message, self.caption, self.image])
+        self._summaries: dict[tuple, str] = {}
 
     def key(self, sel: Selection) -> tuple:
         # Weights do not depend on the image, so the image id is left out on purpose.
@@ -56,36 +62,49 @@ class KernelsTab(Tab):
             kind = type(module).__name__ if module is not None else "graph node"
             self._show(None, "", f"{sel.layer} ({kind}) has no weights to show.")
             return
-        shape = "x".join(str(s) for s in weight.shape)
-        if weight.ndim == 2:
-            picture, what = self._linear(weight, sel), "Linear weights, one row per output"
-        elif isinstance(sel.channel, int) and sel.channel < weight.shape[0]:
-            picture, what = self._one(weight[sel.channel], sel), f"channel {sel.channel}"
-            what += f": {weight.shape[1]} input slices"
-        elif weight.shape[2:] == (1, 1):
-            picture = render.kernels(weight)  # one matrix, rows = outputs: no paging needed
-            what = "1x1 kernels as a matrix (rows: outputs, columns: inputs)"
+        if isinstance(sel.channel, int) and sel.channel < weight.shape[0]:
+            picture, what = self._one(weight[sel.channel], sel), f"output {sel.channel}"
+            what += f": {weight.shape[1]} inputs"
+        elif weight.ndim == 2 or weight.shape[2:] == (1, 1):
+            picture, what = self._matrix(weight, sel)
         else:
-            start, count = page_bounds(sel, weight.shape[0])
-            if weight.shape[1] not in (1, 3):  # a row of `in` slices per kernel: fewer per page
-                count = min(count, max(1, KERNEL_SLICES // weight.shape[1]))
-            picture = render.kernels(weight, start=start, count=count, min_tile=KERNEL_TILE)
-            rgb = " as RGB tiles" if weight.shape[1] == 3 else ""
-            what = f"kernels {start + 1}-{start + count} of {weight.shape[0]}{rgb}"
-        text = f"{sel.layer} weight {shape} · {what} · {summary(weight)}"
+            picture, what = self._kernels(weight, sel)
+        shape = "x".join(str(s) for s in weight.shape)
+        text = f"{sel.layer} weight {shape} · {what} · {self._summary(data, sel.layer, weight)}"
         self._show(render.to_png(picture), text, "")
 
     def _one(self, kernel: np.ndarray, sel: Selection) -> np.ndarray:
-        """One output channel's kernel ``[in, kh, kw]``: a tile per input slice."""
-        if kernel.shape[1:] == (1, 1):
+        """One output's weights: a strip for a Linear row or a 1x1 kernel, else a tile per slice."""
+        if kernel.ndim == 1 or kernel.shape[1:] == (1, 1):
             return render.vector_strip(kernel.ravel(), cmap=sel.colormap, norm=sel.normalization)
         cols = min(sel.columns, kernel.shape[0])
         return render.grid(kernel, cols, norm=sel.normalization, cmap=sel.colormap)
 
-    def _linear(self, weight: np.ndarray, sel: Selection) -> np.ndarray:
-        if isinstance(sel.channel, int) and sel.channel < weight.shape[0]:
-            return render.vector_strip(weight[sel.channel], cmap=sel.colormap)
-        return render.kernels(weight)
+    def _matrix(self, weight: np.ndarray, sel: Selection) -> tuple[np.ndarray, str]:
+        """Linear and 1x1 weights: the page's rows of the matrix (outputs) over every input."""
+        start, count = page_bounds(sel, weight.shape[0])
+        picture = render.kernels(weight, start=start, count=count, max_pixels=MATRIX_PIXELS)
+        what = f"rows {start + 1}-{start + count} of {weight.shape[0]} (outputs) x inputs"
+        step = math.ceil(weight.shape[1] / picture.shape[1])
+        if step > 1:
+            what += f", each pixel the mean of {step}x{step} weights"
+        return picture, what
+
+    def _kernels(self, weight: np.ndarray, sel: Selection) -> tuple[np.ndarray, str]:
+        start, count = page_bounds(sel, weight.shape[0])
+        if weight.shape[1] not in (1, 3):  # a row of `in` slices per kernel: fewer per page
+            count = min(count, max(1, KERNEL_SLICES // weight.shape[1]))
+        picture = render.kernels(weight, start=start, count=count, min_tile=KERNEL_TILE)
+        rgb = " as RGB tiles" if weight.shape[1] == 3 else ""
+        return picture, f"kernels {start + 1}-{start + count} of {weight.shape[0]}{rgb}"
+
+    def _summary(self, data: ExplorerData, layer: str, weight: np.ndarray) -> str:
+        """The weight statistics caption, computed once per layer (and again after an update)."""
+        param = data.module(layer).weight
+        key = (layer, param.data_ptr(), param._version)  # _version moves on in-place updates
+        if key not in self._summaries:
+            self._summaries[key] = summary(weight)
+        return self._summaries[key]
 
     def _show(self, png: bytes | None, text: str, message: str) -> None:
         if png is not None:

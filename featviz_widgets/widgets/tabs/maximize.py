@@ -4,6 +4,11 @@ Run starts :func:`featviz_widgets.optvis.maximize` in a ``threading.Thread`` so 
 answering the other controls; ``on_step`` moves the progress bar and shows a preview every few
 steps; Cancel sets a ``threading.Event`` that the optimizer checks every step. Finished pictures are
 cached per (layer, target, settings), so asking again shows them at once.
+
+Image sizes: a model with a fixed input size (torchvision's VisionTransformer says so in
+``image_size``) is offered that size only. For other models, Run first checks a size other than the
+explorer's own with one forward of the photo at that size; a model that rejects it (MaxViT, a CNN
+with a fixed Linear head) gets a clear message and is offered the explorer's size from then on.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Any
 
 import ipywidgets as w
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from featviz_widgets import render
+from featviz_widgets.capture import model_dtype, preserved_state
 from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets.tabs._base import Selection, Tab, caption, image_widget, note, tile_rgb
@@ -65,6 +73,9 @@ class MaximizeTab(Tab):
         self._result: Any = None
         self._job: Job | None = None
         self._last: tuple[Job, str, bytes | None] | None = None  # what the last run left showing
+        self._accepted: set[int] = set()  # sizes the model ran at
+        self._rejected: str | None = None  # why a size failed: Size then offers the native one
+        self._quiet = False  # set while the tab itself rewrites option lists
 
     # -- widgets ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -75,6 +86,7 @@ class MaximizeTab(Tab):
             value=64, min=4, max=512, step=4, description="Steps", continuous_update=False
         )
         self.size = w.Dropdown(options=SIZES, value=128, description="Size")
+        self.size_note = w.HTML()
         self.preset = w.Dropdown(options=PRESETS, value="lucid", description="Preset")
         self.seed = w.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed")
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
@@ -84,7 +96,7 @@ class MaximizeTab(Tab):
         self.image = image_widget()
         self.image.layout.display = "none"
         for control in self._controls():
-            control.observe(lambda _: self.request(), "value")
+            control.observe(self._on_control, "value")
         for name in ("run_button", "cancel_button", "progress", "status"):
             getattr(self, name).add_class(f"featviz-max-{name.split('_')[0]}")
         self.run_button.on_click(lambda _: self.run())
@@ -94,6 +106,7 @@ class MaximizeTab(Tab):
                 w.HBox([w.Label("Maximize", layout=w.Layout(margin="0 8px 0 0")), self.mode]),
                 w.HBox([self.count, self.klass]),
                 w.HBox([self.steps, self.size]),
+                self.size_note,
                 w.HBox([self.preset, self.seed]),
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
                 self.status,
@@ -104,13 +117,17 @@ class MaximizeTab(Tab):
     def _controls(self) -> list[w.ValueWidget]:
         return [self.mode, self.count, self.klass, self.steps, self.size, self.preset, self.seed]
 
+    def _on_control(self, _: dict) -> None:
+        if not self._quiet:
+            self.request()
+
     # -- Tab protocol ----------------------------------------------------------------------
     def key(self, sel: Selection) -> tuple:
         values = tuple(c.value for c in self._controls())
         return (sel.layer, sel.channel, sel.image_id, values, self.running)
 
     def draw(self, data: ExplorerData, sel: Selection) -> None:
-        self._sync_class_options(data)
+        self._sync_options(data)
         self.count.layout.display = None if self.mode.value == "first" else "none"
         self.klass.layout.display = None if self.mode.value == "class" else "none"
         if self.running:
@@ -162,13 +179,52 @@ class MaximizeTab(Tab):
             str(self.preset.value), int(self.seed.value),
         )  # fmt: skip
 
-    def _sync_class_options(self, data: ExplorerData) -> None:
-        logits = data.class_vector()
-        n = 0 if logits is None else len(logits)
-        if len(self.klass.options) != n and n:
-            top = int(np.argmax(logits))
-            self.klass.options = [(f"{i} {data.class_name(i)}", i) for i in range(n)]
-            self.klass.value = top
+    def _sync_options(self, data: ExplorerData) -> None:
+        """Class and size choices for this model (without a redraw per changed option list)."""
+        self._quiet = True
+        try:
+            logits = data.class_vector()
+            n = 0 if logits is None else len(logits)
+            if len(self.klass.options) != n and n:
+                top = int(np.argmax(logits))
+                self.klass.options = [(f"{i} {data.class_name(i)}", i) for i in range(n)]
+                self.klass.value = top
+            self._sync_sizes(data)
+        finally:
+            self._quiet = False
+
+    def _sync_sizes(self, data: ExplorerData) -> None:
+        fixed, native = fixed_input_size(data.model), native_size(data)
+        if fixed is not None:
+            sizes = (fixed,)
+            text = f"this model takes {fixed}x{fixed} images only (its image_size)"
+        elif self._rejected is not None and native is not None:
+            sizes, text = (native,), self._rejected
+        else:
+            sizes, text = SIZES, ""
+        if tuple(self.size.options) != sizes:
+            self.size.options = sizes
+            self.size.value = 128 if 128 in sizes else sizes[0]
+        self.size_note.value = note(text) if text else ""
+
+    def _one_size(self, data: ExplorerData) -> bool:
+        return fixed_input_size(data.model) is not None or self._rejected is not None
+
+    def _check_size(self, data: ExplorerData, size: int) -> None:
+        """Raise a clear ValueError when the model rejects ``size`` (one forward, once per size)."""
+        native = native_size(data)
+        if size == native or size in self._accepted:
+            return
+        error = _probe(data, size)
+        if error is None:
+            self._accepted.add(size)
+            return
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        why = f"{type(error).__name__}: {first}"[:200]
+        offer = f"; Size now offers {native}px, the explorer's image size" if native else ""
+        self._rejected = f"this model does not accept {size}x{size} images ({why}){offer}"
+        self._sync_options(data)
+        raise ValueError(self._rejected)
 
     # -- running ---------------------------------------------------------------------------
     @property
@@ -180,9 +236,11 @@ class MaximizeTab(Tab):
         if self.running:
             return
         data, sel = self._context()
-        self._sync_class_options(data)
+        self._sync_options(data)
         try:
             job = self.job(data, sel)
+            if job not in self._cache:
+                self._check_size(data, job.size)
         except ValueError as error:  # shown where the user looks, and raised to the caller
             self._show_status(note(str(error)), None)
             raise
@@ -234,6 +292,11 @@ class MaximizeTab(Tab):
         except BaseException as error:  # shown in the tab and re-raised by wait()
             self._error = error
             message = f"maximize failed: {type(error).__name__}: {error}"
+            if self.progress.value == 0 and job.preset != "classic" and self._one_size(data):
+                message += (
+                    f"; this model takes one input size and the {job.preset!r} preset's random "
+                    "pad and jitter change the size: try the 'classic' preset"
+                )
             text = f"<div style='color:#b00020'>{html.escape(message)}</div>"
             self._last = (job, text, None)
             self._show_status(text, None)
@@ -274,6 +337,37 @@ class MaximizeTab(Tab):
     def _show_picture(self, png: bytes) -> None:
         self.image.value = png
         self.image.layout.display = None
+
+
+def fixed_input_size(model: torch.nn.Module) -> int | None:
+    """The one input size a model declares (torchvision VisionTransformer's ``image_size``), or None.
+
+    Examples
+    --------
+    >>> fixed_input_size(torchvision.models.vit_b_16())  # doctest: +SKIP
+    224
+    """
+    size = getattr(model, "image_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def native_size(data: ExplorerData) -> int | None:
+    """The side of the explorer's own (square) input, which the model is known to accept."""
+    h, w_ = data.prepared.batch.shape[-2:]
+    return int(h) if h == w_ else None
+
+
+def _probe(data: ExplorerData, size: int) -> Exception | None:
+    """One forward of the photo resized to ``size``; the error it raised, or None."""
+    batch = F.interpolate(data.prepared.batch, size=(size, size), mode="bilinear")
+    x = batch.to(data.device, model_dtype(data.model))
+    with preserved_state(data.model), torch.no_grad():
+        data.model.eval()
+        try:
+            data.model(x)
+        except Exception as error:  # the message for the user names it
+            return error
+    return None
 
 
 def _target(job: Job) -> Any:

@@ -80,11 +80,18 @@ class OverlayTab(Tab):
         )
         self.caption.value = caption(f"{sel.layer} · {what} over the photo · opacity {alpha:.2f}")
         top = stats.strongest[:TOP_K]
-        small = self._thumb(data, sel.image_id)
-        tiles = [render.overlay(small, view.maps[c], alpha=alpha, cmap=cmap) for c in top]
-        self.strip.value = render.to_png(tile_rgb(tiles, cols=len(tiles)))
+        # The strip does not depend on the chosen channel: a channel change does not redraw it.
+        strip_key = ("strip", sel.layer, cmap, sel.image_id, alpha)
+        self.strip.value = self._cache.get(strip_key, lambda: self._strip(data, sel, top, cmap))
         ranked = ", ".join(f"{c} ({stats.means[c]:.3g})" for c in top)
         self.strip_caption.value = caption(f"top {len(top)} channels by mean activation: {ranked}")
+
+    def _strip(self, data: ExplorerData, sel: Selection, top: np.ndarray, cmap: str) -> bytes:
+        """The top-k channels as small overlays in one row."""
+        small = self._thumb(data, sel.image_id)
+        maps, alpha = data.view(sel.layer).maps, float(self.opacity.value)
+        tiles = [render.overlay(small, maps[c], alpha=alpha, cmap=cmap) for c in top]
+        return render.to_png(tile_rgb(tiles, cols=len(tiles)))
 
     def _photo(self, data: ExplorerData, image_id: int) -> np.ndarray:
         """The model's view of the photo, at least PHOTO px on its long side (cached)."""
