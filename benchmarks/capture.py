@@ -44,11 +44,11 @@ def _method(name: str, model, x) -> Callable[[], object]:
     if name == "plain":
         return lambda: _no_grad(model, x)
     if name == "capture_all":
-        from featviz_widgets.capture import capture
+        from featviz_widgets.engine import capture
 
         return lambda: capture(model, x)
     if name == "capture_layer1":
-        from featviz_widgets.capture import capture
+        from featviz_widgets.engine import capture
 
         return lambda: capture(model, x, "layer1")
     if name == "seed":

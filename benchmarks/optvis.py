@@ -198,6 +198,24 @@ def _fmt_ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}x"
 
 
+_NOTES = [
+    "Notes. Our lucid preset keeps Lucid's transforms without a final resize, so our model sees "
+    "140 px (pad 12, jitter 8, scale/rotate fused into one resample, jitter 4) against Lucent's "
+    "128 px: 20 % more pixels on our side. The middle layer misses 0.5x by a few percent: what is "
+    "left at features.9 is the forward and input-gradient backward through features.0-9 "
+    "themselves (eval-mode BatchNorm and ReLU6 backward are about a third of it), which stopping "
+    "early cannot remove. Batching 16 channels gains nothing on one CPU thread (per-image compute "
+    "dominates); it is meant for multi-core CPUs and GPUs (not measured here). One torch thread: "
+    "with two OpenMP threads on two shared cores each step waits at barriers for a descheduled "
+    "thread, which measures the other jobs rather than the code.",
+    "",
+    "Lucent setup: `pip install torch-lucent==0.1.8 --no-deps`, `kornia==0.4.1 --no-deps` "
+    "(Lucent 0.1.8 calls `kornia.get_rotation_matrix2d`, gone from later kornia; kornia 0.4.1's "
+    "metadata pins an old torch), `tqdm`, `decorator`; torch stays 2.14.1.",
+    "",
+]
+
+
 def _section(
     rows: list[dict], sheet: dict, args: argparse.Namespace, lucent_error: str | None
 ) -> str:
@@ -252,7 +270,7 @@ def _section(
         "Why it is faster: the forward stops right after the objective's layer (no work past it), "
         "the model's weights are frozen during the run so backward computes input gradients only "
         "(Lucent also computes every weight gradient), and hooks go on the needed layers only.",
-        "",
+        "" * _NOTES,
     ]
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ Ours:   render.grid_png(acts, cols, count=page, norm="channel", cmap)  (normaliz
         and to_png(grid(...)) (the RGB array path) for reference.
 Seeds': seed 000's loop tiling (grid_gray_image) + a matplotlib figure with imshow(cmap), savefig to PNG in a
         BytesIO (Agg backend), the figure sized to the same pixels as our grid (seed 001's figsize recipe).
-Activations come from featviz_widgets.capture (random seeded weights; chelsea photo). The view is the
+Activations come from featviz_widgets.engine (random seeded weights; chelsea photo). The view is the
 explorer's default: per-channel min-max, viridis, 8 columns, first page of 128 channels.
 
 Run: .venv/bin/python benchmarks/render.py [--repeats N] [--seed-repeats N]
@@ -33,7 +33,7 @@ from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
 from featviz_widgets import render  # noqa: E402
-from featviz_widgets.capture import capture  # noqa: E402
+from featviz_widgets.engine import capture  # noqa: E402
 
 COLS, PAGE, CMAP, NORM = 8, 128, "viridis", "channel"
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -168,7 +168,7 @@ def section(rows: list[dict], s: dict[str, float]) -> str:
 `benchmarks/render.py`, {datetime.date.today()}, {_cpu()}, {os.cpu_count()} cores
 shared with other engineers' jobs while it ran: absolute timings are noisy, the ratios are what matters.
 Every 4-D layer of ResNet-50 at 224 ({s["layers"]} layers: conv, bn, relu, maxpool, bottlenecks, captured by
-`featviz_widgets.capture`, random seeded weights, chelsea photo). View: the explorer's default, per-channel
+`featviz_widgets.engine`, random seeded weights, chelsea photo). View: the explorer's default, per-channel
 min-max, viridis, {COLS} columns, first page of {PAGE} channels (small maps upscaled to >= 32 px tiles).
 Ours = `render.grid_png` (normalize + tile + colormap as the PNG palette + encode, compress_level=1);
 "RGB" = `to_png(render.grid(...))`; seeds' path = seed 000's loop tiling + matplotlib figure/imshow/savefig

@@ -20,10 +20,10 @@ __version__ = "0.1.0"
 # public name -> (module, attribute); attribute None means "the module itself"
 _EXPORTS: dict[str, tuple[str, str | None]] = {
     "LayerExplorer": ("featviz_widgets.widgets", "LayerExplorer"),
-    "capture": ("featviz_widgets.capture", "capture"),
-    "Capture": ("featviz_widgets.capture", "Capture"),
-    "list_layers": ("featviz_widgets.capture", "list_layers"),
-    "list_nodes": ("featviz_widgets.capture", "list_nodes"),
+    "capture": ("featviz_widgets.engine", "capture"),
+    "Capture": ("featviz_widgets.engine", "Capture"),
+    "list_layers": ("featviz_widgets.engine", "list_layers"),
+    "list_nodes": ("featviz_widgets.engine", "list_nodes"),
     "load_image": ("featviz_widgets.inputs", "load_image"),
     "prepare_image": ("featviz_widgets.inputs", "prepare_image"),
     "maximize": ("featviz_widgets.optvis", "maximize"),

@@ -30,7 +30,7 @@ from conftest import assert_model_unchanged, model_state
 from PIL import Image
 
 from featviz_widgets import layout, render
-from featviz_widgets.capture import capture, list_layers
+from featviz_widgets.engine import capture, list_layers
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.optvis.objectives import Objective
 from featviz_widgets.widgets import LayerExplorer

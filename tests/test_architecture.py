@@ -9,8 +9,9 @@ import textwrap
 import featviz_widgets
 
 ENGINE_MODULES = [
-    "featviz_widgets.capture",
+    "featviz_widgets.engine",
     "featviz_widgets.inputs",
+    "featviz_widgets.layout",
     "featviz_widgets.render",
     "featviz_widgets.optvis",
     "featviz_widgets.datasets",
@@ -48,7 +49,7 @@ def test_engine_imports_with_ipywidgets_absent() -> None:
         import featviz_widgets
         for name in {ENGINE_MODULES!r}:
             __import__(name)
-        featviz_widgets.capture, featviz_widgets.render, featviz_widgets.maximize
+        featviz_widgets.engine, featviz_widgets.render, featviz_widgets.maximize
         try:
             featviz_widgets.LayerExplorer
         except ImportError:
@@ -59,10 +60,11 @@ def test_engine_imports_with_ipywidgets_absent() -> None:
     assert "widgets need ipywidgets" in result.stdout
 
 
-def test_render_is_torch_free() -> None:
+def test_render_and_layout_are_torch_free() -> None:
     result = _run_isolated(
         """
         import sys
+        import featviz_widgets.layout
         import featviz_widgets.render
         print("torch" in sys.modules, "ipywidgets" in sys.modules)
         """
@@ -74,7 +76,7 @@ def test_capture_imports_neither_widgets_nor_renderer() -> None:
     result = _run_isolated(
         """
         import sys
-        import featviz_widgets.capture
+        import featviz_widgets.engine
         import featviz_widgets.inputs
         watched = ("ipywidgets", "featviz_widgets.render", "featviz_widgets.widgets",
                    "featviz_widgets.optvis")
@@ -91,7 +93,7 @@ def test_widgets_are_lazy_and_capture_stays_the_function() -> None:
         import featviz_widgets
         print("ipywidgets" in sys.modules)
         from featviz_widgets import LayerExplorer, capture
-        import featviz_widgets.capture
+        import featviz_widgets.engine
         from featviz_widgets import capture as again
         print(callable(capture), capture is again, featviz_widgets.capture is capture)
         """

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..capture import Capture, input_channels, model_device, model_dtype, preserved_state
+from ..engine import Capture, input_channels, model_device, model_dtype, preserved_state
 from . import params as _params
 from .objectives import OUTPUT, Objective, channel
 from .transforms import Transform, compose, standard_transforms

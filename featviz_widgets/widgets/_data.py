@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from featviz_widgets import inputs, layout, render
-from featviz_widgets.capture import (
+from featviz_widgets.engine import (
     LayerInfo,
     capture,
     list_layers,

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from featviz_widgets import render
-from featviz_widgets.capture import model_dtype, preserved_state
+from featviz_widgets.engine import model_dtype, preserved_state
 from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets.tabs._base import Selection, Tab, caption, image_widget, note, tile_rgb

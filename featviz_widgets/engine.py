@@ -9,7 +9,7 @@ as before. Imports torch (and torchvision for graph nodes) only.
 Examples
 --------
 >>> import torch, torchvision
->>> from featviz_widgets.capture import capture, list_layers
+>>> from featviz_widgets.engine import capture, list_layers
 >>> model = torchvision.models.resnet18()
 >>> acts = capture(model, torch.randn(1, 3, 64, 64), ["layer1", "layer1.0.add"])
 >>> list(acts)

@@ -1,4 +1,4 @@
-"""Tests for featviz_widgets.capture: values, naming, stop-early, state restoration, errors."""
+"""Tests for featviz_widgets.engine: values, naming, stop-early, state restoration, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from conftest import assert_model_unchanged, hook_count, make_tiny_cnn, model_st
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from featviz_widgets.capture import (
+from featviz_widgets.engine import (
     Capture,
     LayerInfo,
     capture,
