@@ -1,114 +1,12 @@
-"""Shared test helpers: a tiny seeded CNN and bit-exact model-state snapshots.
-
-Import the plain functions with ``from conftest import make_tiny_cnn, model_state,
-assert_model_unchanged``; ``tiny_cnn`` is also a fixture.
-"""
+"""Fixtures shared by the unit tests; the plain helpers live in support.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-import torch
+from support import make_tiny_cnn
 from torch import nn
-
-# Two cores are shared by every test run on this machine: keep torch from oversubscribing.
-torch.set_num_threads(2)
-
-
-def make_tiny_cnn(in_channels: int = 3, num_classes: int = 10, seed: int = 0) -> nn.Sequential:
-    """A small seeded CNN (~3k params) with the layer types the library must handle.
-
-    Names: ``conv1 bn1 relu1 pool conv2 bn2 relu2 gap flatten fc``; ``relu*`` are in-place,
-    so ``bn*`` outputs get overwritten after their hooks run. Returned in eval mode with
-    BatchNorm running statistics that are not the defaults.
-    """
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = nn.Sequential()
-        model.add_module("conv1", nn.Conv2d(in_channels, 8, 3, padding=1))
-        model.add_module("bn1", nn.BatchNorm2d(8))
-        model.add_module("relu1", nn.ReLU(inplace=True))
-        model.add_module("pool", nn.MaxPool2d(2))
-        model.add_module("conv2", nn.Conv2d(8, 16, 3, padding=1))
-        model.add_module("bn2", nn.BatchNorm2d(16))
-        model.add_module("relu2", nn.ReLU(inplace=True))
-        model.add_module("gap", nn.AdaptiveAvgPool2d(1))
-        model.add_module("flatten", nn.Flatten())
-        model.add_module("fc", nn.Linear(16, num_classes))
-        for bn in (model.bn1, model.bn2):  # non-trivial statistics, so eval mode matters
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return model.eval()
 
 
 @pytest.fixture
 def tiny_cnn() -> nn.Sequential:
     return make_tiny_cnn()
-
-
-@dataclass
-class ModelState:
-    """What :func:`model_state` saw: compare with :func:`assert_model_unchanged`."""
-
-    training: dict[str, bool]
-    requires_grad: dict[str, bool]
-    tensors: dict[str, torch.Tensor]
-    hooks: dict[str, int]
-
-
-_HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_pre_hooks",
-    "_backward_hooks",
-    "_backward_pre_hooks",
-    "_state_dict_hooks",
-    "_load_state_dict_pre_hooks",
-)
-
-
-def hook_count(model: nn.Module) -> int:
-    """Every forward / pre / backward (pre) hook on ``model``'s modules, plus global ones."""
-    local = sum(len(getattr(m, attr, {})) for m in model.modules() for attr in _HOOK_DICTS)
-    return local + _global_hook_count()
-
-
-def _global_hook_count() -> int:
-    # Hooks registered with nn.modules.module.register_module_forward_hook & co. fire on
-    # every module in the process, so a leaked one is as bad as a local one.
-    from torch.nn.modules import module as module_impl
-
-    names = [n for n in vars(module_impl) if n.startswith("_global_") and n.endswith("hooks")]
-    return sum(len(getattr(module_impl, n)) for n in names)
-
-
-def model_state(model: nn.Module) -> ModelState:
-    """Snapshot training flags, requires_grad, cloned params and buffers, and hook counts."""
-    tensors = {f"param:{n}": p.detach().clone() for n, p in model.named_parameters()}
-    tensors.update({f"buffer:{n}": b.detach().clone() for n, b in model.named_buffers()})
-    return ModelState(
-        training={name: m.training for name, m in model.named_modules()},
-        requires_grad={n: p.requires_grad for n, p in model.named_parameters()},
-        tensors=tensors,
-        hooks={
-            f"{name}.{attr}": len(getattr(m, attr, {}))
-            for name, m in model.named_modules()
-            for attr in _HOOK_DICTS
-        },
-    )
-
-
-def assert_model_unchanged(model: nn.Module, before: ModelState) -> None:
-    """Assert ``model`` matches ``before`` bit for bit and carries no hooks at all."""
-    after = model_state(model)
-    assert after.training == before.training, "train/eval flags changed"
-    assert after.requires_grad == before.requires_grad, "requires_grad flags changed"
-    assert after.tensors.keys() == before.tensors.keys(), "parameters or buffers added/removed"
-    for name, tensor in before.tensors.items():
-        now = after.tensors[name]
-        assert now.dtype == tensor.dtype and now.device == tensor.device, f"{name} moved"
-        assert torch.equal(now, tensor), f"{name} changed"
-    assert hook_count(model) == 0, {k: v for k, v in after.hooks.items() if v}

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from conftest import assert_model_unchanged, model_state
 from PIL import Image
+from support import assert_model_unchanged, model_state
 
 from featviz_widgets import layout, render
 from featviz_widgets.engine import capture, list_layers

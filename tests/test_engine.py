@@ -8,7 +8,7 @@ from collections import OrderedDict, namedtuple
 import pytest
 import torch
 import torchvision
-from conftest import assert_model_unchanged, hook_count, make_tiny_cnn, model_state
+from support import assert_model_unchanged, hook_count, make_tiny_cnn, model_state
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 

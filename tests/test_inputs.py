@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_cnn
 from PIL import Image
+from support import make_tiny_cnn
 from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights
 
 from featviz_widgets.inputs import (

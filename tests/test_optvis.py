@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from conftest import assert_model_unchanged, make_tiny_cnn, model_state
+from support import assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
 from featviz_widgets.optvis import MaximizeSettings, Objective, maximize, objectives, params

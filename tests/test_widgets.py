@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from conftest import assert_model_unchanged, make_tiny_cnn, model_state
 from PIL import Image
 from skimage import data as skdata
+from support import assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
 from featviz_widgets import render
