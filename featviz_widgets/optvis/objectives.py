@@ -2,12 +2,15 @@
 
 Objectives compose with arithmetic, e.g. ``channel("features.3", 5) - 0.1 * diversity("features.3")``.
 Layer names are ``named_modules`` names; ``OUTPUT`` (the empty string, the root module's name) is the
-model's final output. Factories that take ``batch`` score one image of the batch, so a list of channels
+model's final output. Channel-based factories take ``axis``: None (default) reads the channel axis from
+the layer's layout (channels-last Swin / ConvNeXt stages, ViT tokens and MaxViT windows keep channels
+in the last axis), an int forces one. Factories that take ``batch`` score one image of the batch, so a list of channels
 is optimized as one batch with ``sum(channel(layer, c, batch=i) for i, c in enumerate(channels))``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
 
@@ -15,10 +18,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..layout import channel_axis, hint_for
+
 OUTPUT = ""
 """Layer name of the model's final output (the full forward runs; nothing stops early)."""
 
 Activations = Mapping[str, Tensor]
+
+
+class LayerOutputs(dict):
+    """``{layer: output}`` plus ``layouts``: each layer's layout hint (see ``featviz_widgets.layout``).
+
+    ``maximize`` hands objectives this mapping, with the hints of the run's first forward, so that
+    ``axis=None`` objectives find the channel axis of channels-last, token and window outputs. A plain
+    dict works too: every layer then counts as channels first (channels in dim 1).
+
+    Examples
+    --------
+    >>> acts = LayerOutputs({"a": torch.zeros(1, 4, 4, 8)}, layouts={"a": "channels_last"})
+    >>> channel("a", 7)(acts).shape
+    torch.Size([])
+    """
+
+    def __init__(self, outputs: Activations, layouts: Mapping[str, str] | None = None) -> None:
+        super().__init__(outputs)
+        self.layouts: Mapping[str, str] = {} if layouts is None else layouts
 
 
 class Objective:
@@ -125,10 +149,22 @@ def _images(t: Tensor, batch: int | None) -> Tensor:
     return t[batch : batch + 1]
 
 
-def _check_channel(t: Tensor, layer: str, n: int) -> None:
-    if t.dim() < 2 or not 0 <= n < t.shape[1]:
-        size = t.shape[1] if t.dim() >= 2 else 0
-        raise ValueError(f"channel {n} out of range for layer {layer!r} with {size} channels")
+def _channel_axis(acts: Activations, layer: str, t: Tensor, axis: int | None) -> int:
+    """The (non-negative) channel axis of ``t``: ``axis``, else the one the layer's layout says."""
+    if axis is None:
+        axis = channel_axis(hint_for(getattr(acts, "layouts", {}), layer))
+    if t.dim() < 2 or not -t.dim() <= axis < t.dim() or axis % t.dim() == 0:
+        raise ValueError(
+            f"channel axis {axis} is not a non-batch axis of {layer!r} with shape {tuple(t.shape)}"
+        )
+    return axis % t.dim()
+
+
+def _check_channel(t: Tensor, layer: str, n: int, axis: int) -> None:
+    if not 0 <= n < t.shape[axis]:
+        raise ValueError(
+            f"channel {n} out of range for layer {layer!r} with {t.shape[axis]} channels"
+        )
 
 
 def _batch_size(batch: int | None) -> int:
@@ -141,21 +177,24 @@ def _suffix(batch: int | None) -> str:
     return "" if batch is None else f", batch={batch}"
 
 
-def _channel(layer: str, n: int, batch: int | None, name: str) -> Objective:
+def _channel(layer: str, n: int, batch: int | None, axis: int | None, name: str) -> Objective:
     def fn(acts: Activations) -> Tensor:
         t = _get(acts, layer)
-        _check_channel(t, layer, n)
-        return _images(t, batch)[:, n].mean()
+        ax = _channel_axis(acts, layer, t, axis)
+        _check_channel(t, layer, n, ax)
+        return _images(t, batch).select(ax, n).mean()
 
     return Objective(
         fn, layers=[layer], name=f"{name}{_suffix(batch)})", batch_size=_batch_size(batch)
     )
 
 
-def channel(layer: str, n: int, *, batch: int | None = None) -> Objective:
+def channel(layer: str, n: int, *, batch: int | None = None, axis: int | None = None) -> Objective:
     """Mean activation of channel ``n`` of ``layer`` (over positions and the selected images).
 
-    Works on any output with channels in dim 1: conv maps ``[B, C, H, W]`` and logits ``[B, K]``.
+    ``axis`` is the channel axis of the batched output; None takes it from the layer's layout
+    (``maximize`` supplies it): dim 1 for conv maps ``[B, C, H, W]`` and logits ``[B, K]``, the last
+    dim for channels-last ``[B, H, W, C]``, tokens ``[B, T, D]`` and windows ``[B, W, P, C]``.
 
     Examples
     --------
@@ -163,13 +202,47 @@ def channel(layer: str, n: int, *, batch: int | None = None) -> Objective:
     >>> obj.batch_size
     1
     """
-    return _channel(layer, n, batch, f"channel({layer!r}, {n}")
+    return _channel(layer, n, batch, axis, f"channel({layer!r}, {n}")
+
+
+def _token_grid(count: int) -> tuple[int, int] | None:
+    """(side, offset) for ``count`` tokens on a square grid, after ``offset`` class tokens."""
+    for offset in (0, 1):
+        side = math.isqrt(max(count - offset, 0))
+        if side > 1 and side * side == count - offset:
+            return side, offset
+    return None
+
+
+def _grid_position(m: Tensor, layer: str, x: int | None, y: int | None) -> tuple[int, ...]:
+    """Index (after batch and channel) of position (``x``, ``y``) in a ``[B, C, H, W]`` map or in
+    ``[B, C, T]`` tokens on a square grid."""
+    grid = _token_grid(m.shape[-1]) if m.dim() == 3 else None
+    if m.dim() != 4 and grid is None:
+        raise ValueError(
+            f"neuron needs a spatial map or a square grid of tokens; {layer!r} has "
+            f"{tuple(m.shape)} with channels moved to dim 1"
+        )
+    h, w = m.shape[-2:] if grid is None else (grid[0], grid[0])
+    row, col = h // 2 if y is None else y, w // 2 if x is None else x
+    if not (0 <= row < h and 0 <= col < w):
+        raise ValueError(f"position ({col}, {row}) outside the {w}x{h} map of {layer!r}")
+    return (row, col) if grid is None else (grid[1] + row * w + col,)
 
 
 def neuron(
-    layer: str, n: int, x: int | None = None, y: int | None = None, *, batch: int | None = None
+    layer: str,
+    n: int,
+    x: int | None = None,
+    y: int | None = None,
+    *,
+    batch: int | None = None,
+    axis: int | None = None,
 ) -> Objective:
-    """Activation of channel ``n`` at one position (``x``, ``y``; default the centre) of a conv map.
+    """Activation of channel ``n`` at one position (``x``, ``y``; default the centre) of a map.
+
+    Works on conv maps ``[B, C, H, W]``, channels-last maps ``[B, H, W, C]`` and square token grids
+    ``[B, T, D]`` (a leading class token skipped); ``axis`` as in :func:`channel`.
 
     Examples
     --------
@@ -179,14 +252,13 @@ def neuron(
 
     def fn(acts: Activations) -> Tensor:
         t = _get(acts, layer)
-        _check_channel(t, layer, n)
-        if t.dim() != 4:
-            raise ValueError(f"neuron needs a [B, C, H, W] output; {layer!r} has {tuple(t.shape)}")
-        h, w = t.shape[-2:]
-        row, col = h // 2 if y is None else y, w // 2 if x is None else x
-        if not (0 <= row < h and 0 <= col < w):
-            raise ValueError(f"position ({col}, {row}) outside the {w}x{h} map of {layer!r}")
-        return _images(t, batch)[:, n, row, col].mean()
+        ax = _channel_axis(acts, layer, t, axis)
+        _check_channel(t, layer, n, ax)
+        hint = hint_for(getattr(acts, "layouts", {}), layer) if axis is None else None
+        if hint in ("windows", "grid_windows"):
+            raise ValueError(f"neuron needs a spatial map; {layer!r} holds window partitions")
+        m = _images(t, batch).movedim(ax, 1)
+        return m[(slice(None), n, *_grid_position(m, layer, x, y))].mean()
 
     return Objective(
         fn,
@@ -227,13 +299,19 @@ def class_logit(index: int, *, batch: int | None = None) -> Objective:
     >>> class_logit(130).layers == (OUTPUT,)
     True
     """
-    return _channel(OUTPUT, index, batch, f"class_logit({index}")
+    return _channel(OUTPUT, index, batch, 1, f"class_logit({index}")
 
 
 def direction(
-    layer: str, vector: Tensor | Iterable[float], *, batch: int | None = None
+    layer: str,
+    vector: Tensor | Iterable[float],
+    *,
+    batch: int | None = None,
+    axis: int | None = None,
 ) -> Objective:
     """Mean over positions of the activation's dot product with the unit ``vector`` in channel space.
+
+    ``axis`` is the channel axis, as in :func:`channel`.
 
     Examples
     --------
@@ -248,12 +326,12 @@ def direction(
 
     def fn(acts: Activations) -> Tensor:
         t = _images(_get(acts, layer), batch)
-        if t.dim() < 2 or t.shape[1] != unit.numel():
+        ax = _channel_axis(acts, layer, t, axis)
+        if t.shape[ax] != unit.numel():
             raise ValueError(
                 f"direction has {unit.numel()} entries but {layer!r} has shape {tuple(t.shape)}"
             )
-        weights = unit.to(device=t.device, dtype=t.dtype).reshape(1, -1, *([1] * (t.dim() - 2)))
-        return (t * weights).sum(dim=1).mean()
+        return (t.movedim(ax, -1) @ unit.to(device=t.device, dtype=t.dtype)).mean()
 
     return Objective(
         fn,
@@ -263,11 +341,12 @@ def direction(
     )
 
 
-def diversity(layer: str) -> Objective:
+def diversity(layer: str, *, axis: int | None = None) -> Objective:
     """Mean cosine similarity between the images' Gram matrices at ``layer``: subtract it to diversify.
 
     Lucid's diversity term: ``channel(layer, n) - w * diversity(layer)`` pushes the images of a batch
-    towards different styles. A batch of one scores 0.
+    towards different styles. A batch of one scores 0. ``axis`` is the channel axis, as in
+    :func:`channel`.
 
     Examples
     --------
@@ -277,7 +356,8 @@ def diversity(layer: str) -> Objective:
     """
 
     def fn(acts: Activations) -> Tensor:
-        t = _get(acts, layer)
+        raw = _get(acts, layer)
+        t = raw.movedim(_channel_axis(acts, layer, raw, axis), 1)
         b, c = t.shape[:2]
         if b < 2:
             return t.sum() * 0.0

@@ -8,8 +8,10 @@ restored afterwards: training flags, ``requires_grad``, hooks - also after a can
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Protocol
 
 import numpy as np
@@ -17,8 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from ..engine import Capture, input_channels, model_device, model_dtype, preserved_state
+from ..layout import layout_hints
 from . import params as _params
-from .objectives import OUTPUT, Objective, channel
+from .objectives import OUTPUT, LayerOutputs, Objective, channel
 from .transforms import Transform, compose, standard_transforms
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,17 +44,20 @@ class _Preset:
     )
     adam: bool  # Adam on the objective (else plain ascent on gradient / RMS, seed 001)
     lr: float
-    transforms: Callable[[], list[Transform]]
+    transforms: Callable[[int], list[Transform]]  # image size -> transforms
     sd: float  # init noise
     mean: float  # init grey level (pixels only)
 
 
 PRESETS: dict[str, _Preset] = {
-    # Lucid/Lucent defaults: 1/f Fourier image, decorrelated colour, sigmoid, Adam 0.05, transforms.
+    # Lucid/Lucent defaults: 1/f Fourier image, decorrelated colour, sigmoid, Adam 0.05, transforms
+    # ending in a resize back to the image size (fixed-size models such as ViT accept no other).
     "lucid": _Preset(True, True, True, True, 0.05, standard_transforms, 0.01, 0.0),
     # Seed 001: grey + uniform noise (128 + U[0, 20]) / 255, ascent with step 1/255 per RMS-normalized
     # gradient, no transforms, shown with deprocess_image's contrast stretch.
-    "classic": _Preset(False, False, False, False, 1 / 255, list, 20 / 255 / 12**0.5, 138 / 255),
+    "classic": _Preset(
+        False, False, False, False, 1 / 255, lambda size: [], 20 / 255 / 12**0.5, 138 / 255
+    ),
 }
 
 
@@ -132,7 +138,9 @@ class _StopForward(BaseException):
 
 class _Recorder:
     """Forward hooks on the objective's layers, on for a whole run (per-step hooking costs more than
-    an early layer's forward); ``run(x)`` returns ``{layer: output}`` with the autograd graph."""
+    an early layer's forward); ``run(x)`` returns ``{layer: output}`` with the autograd graph, as
+    ``LayerOutputs`` whose ``layouts`` come from the output shapes of every module in the first
+    forward (channels-last, token and window layers keep their channels in the last axis)."""
 
     def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
         self._model = model
@@ -140,6 +148,7 @@ class _Recorder:
         self._need_output = OUTPUT in layers
         self._acts: dict[str, Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self.layouts: dict[str, str] | None = None if self._layers else {}
 
     def __enter__(self) -> _Recorder:
         try:
@@ -170,11 +179,20 @@ class _Recorder:
 
         return hook
 
-    def run(self, x: Tensor) -> dict[str, Tensor]:
-        self._acts = {}
+    def run(self, x: Tensor) -> LayerOutputs:
+        if self.layouts is None:
+            with _shape_probe(self._model) as shapes:
+                acts = self._forward(x)
+            self.layouts = layout_hints(self._model, shapes)
+            return acts
+        return self._forward(x)
+
+    def _forward(self, x: Tensor) -> LayerOutputs:
+        self._acts = LayerOutputs({}, self.layouts)
         try:
             output = self._model(x)
         except _StopForward:
+            self._acts.layouts = self.layouts or {}
             return self._acts
         for name in self._layers:
             if name not in self._acts:
@@ -185,7 +203,36 @@ class _Recorder:
                     f"the model returns {type(output).__name__}, not a tensor of logits"
                 )
             self._acts[OUTPUT] = output
+        self._acts.layouts = self.layouts or {}
         return self._acts
+
+
+@contextmanager
+def _shape_probe(model: nn.Module) -> Iterator[dict[str, object]]:
+    """Record the output shape of every module, keyed like ``capture`` (``name``, ``name#2``,
+    ``name[0]``) in execution order, for ``layout_hints``; the hooks run before the objective's."""
+    shapes: dict[str, object] = {}
+    calls: dict[str, int] = {}
+
+    def record(name: str, output: object) -> None:
+        calls[name] = calls.get(name, 0) + 1
+        key = name if calls[name] == 1 else f"{name}#{calls[name]}"
+        parts = output if isinstance(output, tuple | list) else (output,)
+        for i, part in enumerate(parts):
+            if isinstance(part, Tensor):
+                label = key if part is output else f"{key}[{i}]"
+                shapes[label] = SimpleNamespace(shape=tuple(part.shape))
+
+    handles = [
+        module.register_forward_hook(lambda m, i, o, name=name: record(name, o), prepend=True)
+        for name, module in model.named_modules()
+        if name
+    ]
+    try:
+        yield shapes
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[int]]:
@@ -304,7 +351,9 @@ def _prepare(model: nn.Module, target: object, settings: MaximizeSettings, weigh
         **kwargs,
     )
     image_fn = _params.to_rgb(raw, decorrelate=preset.decorrelate, sigmoid=preset.sigmoid)
-    transforms = preset.transforms() if settings.transforms is None else settings.transforms
+    transforms = (
+        preset.transforms(settings.size) if settings.transforms is None else settings.transforms
+    )
     mean, std = _normalization(weights, channels)
     return _Run(
         objective,

@@ -137,6 +137,30 @@ def random_rotate(degrees: Sequence[float]) -> Transform:
     return _RandomAffine(degrees, _rotation_matrix)
 
 
+def resize(size: int) -> Transform:
+    """Resize every image to ``size`` x ``size`` (bilinear, no antialias; differentiable).
+
+    The last of the standard transforms: pad, jitter and scale change the canvas, and models of one
+    fixed input size (ViT, MaxViT) accept exactly that size only.
+
+    Examples
+    --------
+    >>> resize(8)(torch.zeros(2, 3, 13, 11), None).shape
+    torch.Size([2, 3, 8, 8])
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"resize size must be an int >= 1, got {size!r}")
+
+    def apply(images: Tensor, generator: GeneratorArg = None) -> Tensor:
+        if tuple(images.shape[-2:]) == (size, size):
+            return images
+        return F.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False, antialias=False
+        )
+
+    return apply
+
+
 def compose(transforms: Sequence[Transform]) -> Transform:
     """Apply ``transforms`` in order, all drawing from the same generator(s).
 
@@ -168,19 +192,26 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
-def standard_transforms() -> list[Transform]:
+def standard_transforms(size: int | None = None) -> list[Transform]:
     """Lucid's standard robustness transforms: pad 12, jitter 8, scale +-10 %, rotate +-10 deg, jitter 4.
+
+    Parameters
+    ----------
+    size : int, optional
+        When given, a final ``resize(size)`` brings the result back to ``size`` x ``size`` (pad and
+        jitter alone leave 128 px images at 140 px), so the model sees exactly the optimized size.
 
     Examples
     --------
-    >>> t = compose(standard_transforms())
+    >>> t = compose(standard_transforms(128))
     >>> t(torch.zeros(1, 3, 128, 128), torch.Generator().manual_seed(0)).shape
-    torch.Size([1, 3, 140, 140])
+    torch.Size([1, 3, 128, 128])
     """
-    return [
+    chain = [
         pad(12, mode="constant", value=0.5),
         jitter(8),
         random_scale([1 + (i - 5) / 50 for i in range(11)]),
         random_rotate(list(range(-10, 11)) + 5 * [0]),
         jitter(4),
     ]
+    return chain if size is None else [*chain, resize(size)]
