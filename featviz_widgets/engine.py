@@ -393,7 +393,8 @@ def _resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list
 
 
 def _unknown_layer(model: nn.Module, name: str, candidates: list[str], note: str) -> ValueError:
-    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
+    # A module is usually a graph node of the same name too: suggest each name once.
+    close = difflib.get_close_matches(name, list(dict.fromkeys(candidates)), n=5, cutoff=0.6)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     return ValueError(
         f"unknown layer {name!r} for {type(model).__name__}.{hint} list_layers(model) lists "

@@ -402,6 +402,7 @@ def test_unknown_layer_suggests_close_names(resnet18):
         capture(resnet18, _image(), ["layer1", "layer1.0.conv"])
     message = str(info.value)
     assert "'layer1.0.conv1'" in message and "list_layers" in message and "list_nodes" in message
+    assert message.count("'layer1.0.conv1'") == 1, "each suggestion once, not once per namespace"
     with pytest.raises(ValueError, match="Did you mean 'layer1.0.add'"):
         capture(resnet18, _image(), "layer1.0.ad")
     with pytest.raises(ValueError, match="empty"):

@@ -701,3 +701,16 @@ def test_maximize_refuses_a_size_the_model_rejects_with_a_clear_message() -> Non
     assert ex.wait(60).images[0].shape == (32, 32, 3)
     _unchanged(model, before)
     ex.close()
+
+
+def test_a_failed_construction_closes_what_it_built() -> None:
+    """A half-built explorer must not stay registered (open comms, noise from __del__ later)."""
+    from ipywidgets.widgets.widget import _instances
+
+    model = make_tiny_cnn()
+    before = set(_instances)
+    with pytest.raises(ValueError, match="not found"):
+        LayerExplorer(model, "no-such-photo.jpg")
+    with pytest.raises(ValueError, match="unknown layer"):
+        LayerExplorer(model, CAT, size=64, layers=["conv1", "nope"])
+    assert set(_instances) - before == set()

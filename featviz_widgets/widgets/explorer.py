@@ -85,9 +85,17 @@ class LayerExplorer(ControlMirror, w.VBox):
         size: int = 224,
     ) -> None:
         super().__init__()
-        self._data = ExplorerData(
-            model, img, weights=weights, labels=labels, layers=layers, device=device, size=size
-        )
+        try:
+            self._data = ExplorerData(
+                model, img, weights=weights, labels=labels, layers=layers, device=device, size=size
+            )
+            self._build()
+        except BaseException:
+            self.close()  # a half-built widget would stay registered (and open) forever
+            raise
+
+    # -- construction ----------------------------------------------------------------------
+    def _build(self) -> None:
         self._hold = 0
         self._syncing = False
         self._keys: list[str] = []
@@ -100,7 +108,6 @@ class LayerExplorer(ControlMirror, w.VBox):
             self._fill_layers(self._default_filter())
         self.add_class("featviz-explorer")
 
-    # -- construction ----------------------------------------------------------------------
     def _build_controls(self) -> None:
         wide = w.Layout(width="460px")
         self._filter = w.ToggleButtons(options=FILTERS, tooltips=FILTER_TIPS)
@@ -336,7 +343,8 @@ class LayerExplorer(ControlMirror, w.VBox):
 
         Layouts and styles are widgets with comms of their own, so they are closed too.
         """
-        self.maximizer.stop()
+        if hasattr(self, "_tabs"):  # absent when the constructor failed half-way
+            self.maximizer.stop()
         for widget in _widget_tree(self)[1:]:  # [0] is the explorer: its own close comes last
             widget.close()
         super().close()
