@@ -199,13 +199,12 @@ def _fmt_ratio(ours: float, theirs: float) -> str:
 
 
 _NOTES = [
-    "Notes. Our lucid preset keeps Lucid's transforms without a final resize, so our model sees "
-    "140 px (pad 12, jitter 8, scale/rotate fused into one resample, jitter 4) against Lucent's "
-    "128 px: 20 % more pixels on our side. The middle layer misses 0.5x by a few percent: what is "
-    "left at features.9 is the forward and input-gradient backward through features.0-9 "
-    "themselves (eval-mode BatchNorm and ReLU6 backward are about a third of it), which stopping "
-    "early cannot remove. Batching 16 channels gains nothing on one CPU thread (per-image compute "
-    "dominates); it is meant for multi-core CPUs and GPUs (not measured here). One torch thread: "
+    "Notes. Our lucid preset ends Lucid's transforms (pad 12, jitter 8, scale/rotate fused into one "
+    "resample, jitter 4: 140 px) with a bilinear resize back to 128 px, like Lucent's final "
+    "upsample, so both models see 128 x 128 inputs (and fixed-size models such as ViT and MaxViT "
+    "take the preset). Batching 16 channels shares the per-step overhead only: on one CPU thread "
+    "per-image compute dominates, so its gain here varies with the machine's load (1.0x to 1.4x so "
+    "far); it is meant for multi-core CPUs and GPUs (not measured here). One torch thread: "
     "with two OpenMP threads on two shared cores each step waits at barriers for a descheduled "
     "thread, which measures the other jobs rather than the code.",
     "",
@@ -270,7 +269,8 @@ def _section(
         "Why it is faster: the forward stops right after the objective's layer (no work past it), "
         "the model's weights are frozen during the run so backward computes input gradients only "
         "(Lucent also computes every weight gradient), and hooks go on the needed layers only.",
-        "" * _NOTES,
+        "",
+        *_NOTES,
     ]
     return "\n".join(lines)
 

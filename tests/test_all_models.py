@@ -32,7 +32,6 @@ from support import assert_model_unchanged, model_state
 from featviz_widgets import layout, render
 from featviz_widgets.engine import capture, list_layers
 from featviz_widgets.optvis import MaximizeSettings, maximize
-from featviz_widgets.optvis.objectives import Objective
 from featviz_widgets.widgets import LayerExplorer
 
 torch.set_num_threads(1)
@@ -48,19 +47,16 @@ class Setup:
     side: int = DEFAULT_SIDE
     kwargs: dict = field(default_factory=dict)
     why: str = ""
-    fixed_size: bool = False  # accepts exactly `side` px: no lucid pad / scale transforms
 
 
 _VIT = "fixed input size: image_size={} ({}x{} patches)"
 SETUPS: dict[str, Setup] = {
-    "vit_b_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4), True),
-    "vit_b_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2), True),
-    "vit_l_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4), True),
-    "vit_l_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2), True),
-    "vit_h_14": Setup(56, {"image_size": 56}, _VIT.format(56, 4, 4), True),
-    "maxvit_t": Setup(
-        224, {}, "fixed size; stages split into 7x7 partitions: 224 px minimum", True
-    ),
+    "vit_b_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4)),
+    "vit_b_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2)),
+    "vit_l_16": Setup(64, {"image_size": 64}, _VIT.format(64, 4, 4)),
+    "vit_l_32": Setup(64, {"image_size": 64}, _VIT.format(64, 2, 2)),
+    "vit_h_14": Setup(56, {"image_size": 56}, _VIT.format(56, 4, 4)),
+    "maxvit_t": Setup(224, {}, "fixed size; stages split into 7x7 partitions: 224 px minimum"),
     "inception_v3": Setup(80, {}, "needs at least 75 px"),
 }
 
@@ -171,17 +167,12 @@ def _middle_layer(views: list[tuple[str, layout.ChannelMaps]]) -> str:
     return keys[len(keys) // 2]
 
 
-def _maximize(model: torch.nn.Module, layer: str, hint: str | None, setup: Setup) -> None:
-    axis = layout.channel_axis(hint)
-    # optvis's (layer, channel) reads dim 1; channels-last / token layers need their own objective
-    target = (layer, 0) if axis == 1 else Objective(
-        lambda acts: acts[layer].select(axis, 0).mean(), layers=[layer], name=f"{layer}[..., 0]"
-    )  # fmt: skip
-    # the lucid transforms pad, scale and rotate, which models of one fixed input size reject
-    transforms = () if setup.fixed_size else None
-    settings = MaximizeSettings(
-        steps=MAX_STEPS, size=setup.side, preview_every=0, transforms=transforms
-    )
+def _maximize(model: torch.nn.Module, layer: str, setup: Setup) -> None:
+    # (layer, 0) is channel 0 on the axis the layer's layout says (the last one for channels-last,
+    # token and window outputs), and the lucid transforms end with a resize back to `side` px, so
+    # fixed-size models (ViT, MaxViT) run the default preset too
+    settings = MaximizeSettings(steps=MAX_STEPS, size=setup.side, preview_every=0)
+    target = (layer, 0)
     result = maximize(model, target, settings=settings)
     assert result.steps == MAX_STEPS and len(result.history) == MAX_STEPS
     assert all(np.isfinite(result.history)), result.history
@@ -207,7 +198,7 @@ def _cover(name: str) -> int:
     _explore(
         model, setup.side, [views[0][0], views[-1][0], middle], dict(views)[middle].maps.shape[0]
     )
-    _maximize(model, middle, layout.hint_for(hints, middle), setup)
+    _maximize(model, middle, setup)
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

@@ -122,6 +122,46 @@ def test_single_transforms_do_what_they_say() -> None:
             bad()
 
 
+def test_lucid_transforms_end_at_the_image_size_and_pass_gradients() -> None:
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    images.requires_grad_(True)
+    out = T.compose(T.standard_transforms(64))(images, torch.Generator().manual_seed(0))
+    assert out.shape == (2, 3, 64, 64)  # pad 12 / jitter 8 / jitter 4 alone would give 76 px
+    out.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    x = torch.rand(1, 2, 5, 5)
+    assert T.resize(5)(x, None) is x
+    expected = torch.nn.functional.interpolate(x, size=(3, 3), mode="bilinear", antialias=False)
+    torch.testing.assert_close(T.resize(3)(x, None), expected)
+    with pytest.raises(ValueError, match="resize"):
+        T.resize(0)
+
+
+class _FixedSize(nn.Module):
+    """A CNN whose Linear head takes 32 x 32 inputs only (like MaxViT's fixed partitions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 32 * 32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+def test_lucid_preset_feeds_fixed_size_models_exactly_the_image_size() -> None:
+    torch.manual_seed(0)
+    model = _FixedSize()
+    sizes: list[tuple[int, ...]] = []
+    handle = model.register_forward_pre_hook(lambda m, args: sizes.append(tuple(args[0].shape)))
+    try:
+        result = maximize(model, objectives.class_logit(1), settings=_settings(steps=4))
+    finally:
+        handle.remove()
+    assert sizes == [(1, 3, 32, 32)] * 4 and result.steps == 4
+    assert result.history[-1] > result.history[0]
+
+
 # -- objectives ------------------------------------------------------------------------------
 def _acts() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
@@ -183,6 +223,78 @@ def test_objective_errors_name_the_problem() -> None:
         objectives.direction("a", [0.0, 0.0])
     with pytest.raises(ValueError, match="kind"):
         objectives.layer("a", "max")
+
+
+def test_objectives_read_the_channel_axis_from_the_layout() -> None:
+    g = torch.Generator().manual_seed(0)
+    nhwc = torch.randn(2, 3, 3, 5, generator=g)  # [B, H, W, C], C != H
+    tokens = torch.randn(2, 10, 5, generator=g)  # class token + 3x3 patches, 5 features
+    acts = objectives.LayerOutputs(
+        {"a": nhwc, "t": tokens}, layouts={"a": "channels_last", "t": "tokens"}
+    )
+    channel = objectives.channel
+    assert float(channel("a", 4)(acts)) == pytest.approx(float(nhwc[..., 4].mean()))
+    assert float(channel("a", 2)({"a": nhwc})) == pytest.approx(float(nhwc[:, 2].mean()))
+    assert float(channel("a", 2, axis=1)(acts)) == pytest.approx(float(nhwc[:, 2].mean()))
+    assert float(channel("t", 4, batch=1)(acts)) == pytest.approx(float(tokens[1, :, 4].mean()))
+    assert float(objectives.neuron("a", 3, x=2, y=0)(acts)) == pytest.approx(
+        float(nhwc[:, 0, 2, 3].mean())
+    )
+    # token grid: the class token comes first, then row-major 3x3 patches; centre = token 1 + 4
+    assert float(objectives.neuron("t", 1)(acts)) == pytest.approx(float(tokens[:, 5, 1].mean()))
+    vec = torch.tensor([1.0, 0, 0, 2.0, 0])
+    dot = float((nhwc @ vec).mean() / vec.norm())
+    assert float(objectives.direction("a", vec)(acts)) == pytest.approx(dot, rel=1e-5)
+    first = nhwc.permute(0, 3, 1, 2)
+    diversity = objectives.diversity
+    assert float(diversity("a")(acts)) == pytest.approx(float(diversity("a")({"a": first})))
+    with pytest.raises(ValueError, match="channel 5 out of range.* 5 channels"):
+        channel("a", 5)(acts)
+    with pytest.raises(ValueError, match="channel axis 0"):
+        channel("a", 0, axis=0)(acts)
+
+
+# -- maximize on channels-last and token layers --------------------------------------------------
+def _spy(objective: Objective, layer: str, seen: list) -> Objective:
+    """``objective``, recording each step's output of ``layer`` and the layouts maximize passed."""
+
+    def fn(acts: objectives.Activations) -> torch.Tensor:
+        seen.append((acts[layer].detach().clone(), getattr(acts, "layouts", None)))
+        return objective(acts)
+
+    return Objective(fn, layers=objective.layers, name=f"spy({objective.name})")
+
+
+def test_channel_of_a_channels_last_swin_stage_is_its_last_axis_and_rises() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.swin_t()
+    before, seen = model_state(model), []
+    target = _spy(objectives.channel("features.3", 5), "features.3", seen)
+    result = maximize(model, target, settings=_settings(size=64, steps=16, preview_every=0))
+    act, layouts = seen[0]
+    assert act.shape == (1, 8, 8, 192)  # [B, H, W, C] between Swin's Permute modules
+    assert layouts["features.3"] == "channels_last"
+    for value, (act, _) in zip(result.history, seen, strict=True):
+        assert value == pytest.approx(float(act[..., 5].mean()), rel=1e-5)
+    assert result.history[0] != pytest.approx(float(seen[0][0][:, 5].mean()), rel=1e-3)
+    assert np.mean(result.history[-3:]) > np.mean(result.history[:3]) + 0.02
+    assert_model_unchanged(model, before)
+
+
+def test_channel_of_a_vit_encoder_layer_is_a_token_feature_and_rises() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16(image_size=64)  # fixed size: lucid must resize back
+    before, seen = model_state(model), []
+    layer = "encoder.layers.encoder_layer_5"
+    target = _spy(objectives.channel(layer, 3), layer, seen)
+    result = maximize(model, target, settings=_settings(size=64, steps=12, preview_every=0))
+    act, layouts = seen[0]
+    assert act.shape == (1, 17, 768) and layouts[layer] == "tokens"  # class token + 4x4 patches
+    for value, (act, _) in zip(result.history, seen, strict=True):
+        assert value == pytest.approx(float(act[..., 3].mean()), rel=1e-5)
+    assert np.mean(result.history[-3:]) > np.mean(result.history[:3]) + 0.02
+    assert result.images[0].shape == (64, 64, 3)
+    assert_model_unchanged(model, before)
 
 
 # -- maximize --------------------------------------------------------------------------------
@@ -429,3 +541,29 @@ def test_mobilenet_v2_class_pictures_are_ranked_top1_by_the_model() -> None:
     assert hits >= 4, (top1, classes)
     # CPU time, not wall time: the wall clock measures whoever else shares the machine.
     assert cpu < 150, cpu
+
+
+# -- the explorer's Maximize tab on a channels-last layer ------------------------------------------
+def test_maximize_tab_runs_a_channels_last_swin_stage() -> None:
+    from featviz_widgets.widgets import LayerExplorer  # the only widget test here: tab item 3
+
+    torch.manual_seed(0)
+    model = torchvision.models.SwinTransformer(
+        patch_size=[4, 4], embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=[4, 4],
+        num_classes=5,
+    )  # fmt: skip
+    before = model_state(model)
+    image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    ex = LayerExplorer(model, image, size=64)
+    try:
+        ex.layer, ex.channel, ex.tab = "features.1", 3, "Maximize"
+        tab = ex.maximizer
+        tab.steps.value, tab.size.value, tab.preset.value = 4, 64, "lucid"
+        assert "press Run" in tab.status.value  # was refused: "not a channels-first feature map"
+        tab.run()
+        result = ex.wait(60)
+        assert result.steps == 4 and result.images[0].shape == (64, 64, 3)
+        assert "done" in tab.status.value
+    finally:
+        ex.close()
+    assert_model_unchanged(model, before)

@@ -180,19 +180,19 @@ class _Recorder:
         return hook
 
     def run(self, x: Tensor) -> LayerOutputs:
-        if self.layouts is None:
+        if self.layouts is None:  # first forward: learn every layer's layout from the shapes
             with _shape_probe(self._model) as shapes:
                 acts = self._forward(x)
             self.layouts = layout_hints(self._model, shapes)
-            return acts
-        return self._forward(x)
+        else:
+            acts = self._forward(x)
+        return LayerOutputs(acts, self.layouts)
 
-    def _forward(self, x: Tensor) -> LayerOutputs:
-        self._acts = LayerOutputs({}, self.layouts)
+    def _forward(self, x: Tensor) -> dict[str, Tensor]:
+        self._acts = {}
         try:
             output = self._model(x)
         except _StopForward:
-            self._acts.layouts = self.layouts or {}
             return self._acts
         for name in self._layers:
             if name not in self._acts:
@@ -203,7 +203,6 @@ class _Recorder:
                     f"the model returns {type(output).__name__}, not a tensor of logits"
                 )
             self._acts[OUTPUT] = output
-        self._acts.layouts = self.layouts or {}
         return self._acts
 
 

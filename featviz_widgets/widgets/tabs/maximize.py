@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featviz_widgets import render
+from featviz_widgets import layout, render
 from featviz_widgets.engine import model_dtype, preserved_state
 from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
 from featviz_widgets.widgets._data import ExplorerData
@@ -163,10 +163,13 @@ class MaximizeTab(Tab):
                     "maximize works on module names such as those under 'convolutions'"
                 )
             view = data.view(sel.layer)
-            if view.maps is None or view.maps.ndim != 3 or view.shape[1] != view.channels:
+            # optvis finds the same channel axis (the layout's: last for channels-last, tokens and
+            # windows) when it runs, so a channel here is the map this explorer shows
+            axis = layout.channel_axis(layout.hint_for(data.hints, sel.layer))
+            if view.maps is None or view.shape[axis] != view.channels:
                 raise ValueError(
-                    f"{sel.layer} ({view.label}) is not a channels-first feature map; "
-                    "maximize a convolution-like layer or a class of the output"
+                    f"{sel.layer} ({view.label}) has no feature maps to maximize; "
+                    "pick a convolution-like layer or a class of the output"
                 )
             if mode == "first":
                 channels = tuple(range(min(int(self.count.value), view.channels)))
