@@ -34,7 +34,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from lab_harness import jupyter_lab, launch_browser  # noqa: E402
+from lab_harness import Server, jupyter_lab, launch_browser  # noqa: E402
 from lab_page import (  # noqa: E402
     ConsoleLog,
     control,
@@ -192,14 +192,48 @@ def run_model(browser: Browser, base: Path, model_code: str, n: int) -> dict[str
         try:
             open_notebook(page, server.url, name)
             run_all_cells(page, timeout_s=300)
-            ex = notebook(page).locator(".featviz-explorer").first
+            ex = _explorer(page)
             open_tab(ex, "Feature maps")
             img = shown_image(visible_panel(ex))
             img.wait_for(state="visible", timeout=60_000)
             img.evaluate(_INSTALL_JS)
             return _measure_controls(page, ex, timings, n)
+        except Exception:
+            _save_failure(page, server, base.name)
+            raise
         finally:
             context.close()
+
+
+def _explorer(page: Page) -> Locator:
+    """The explorer's view, once rendered; if it never is, fail with what the output shows."""
+    ex = notebook(page).locator(".featviz-explorer").first
+    try:
+        ex.wait_for(state="visible", timeout=60_000)
+    except PlaywrightTimeout:
+        outputs = notebook(page).locator(".jp-OutputArea").all_inner_texts()
+        raise RuntimeError(
+            "the explorer never rendered; the cell output shows: "
+            + (" | ".join(t.strip() for t in outputs if t.strip()) or "nothing")[-2000:]
+        ) from None
+    return ex
+
+
+def _save_failure(page: Page, server: Server, name: str) -> None:
+    """Keep a screenshot, the notebook's text and the server log of a failed run.
+
+    They go to tests/e2e/screenshots/ (git-ignored, like the tests' screenshots).
+    """
+    out = REPO / "tests" / "e2e" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"latency-{name}"
+    stem.with_suffix(".log").write_text(server.log_tail(20_000))  # kernel deaths show up here
+    try:
+        page.screenshot(path=str(stem.with_suffix(".png")), full_page=True)
+        stem.with_suffix(".txt").write_text(notebook(page).inner_text(timeout=5_000))
+    except Exception as error:  # the page may be gone; the original error matters more
+        print(f"could not save the page of {name}: {error}", file=sys.stderr)
+    print(f"failure saved: {stem.relative_to(REPO)}.(png|txt|log)", file=sys.stderr)
 
 
 def _measure_controls(page: Page, ex: Locator, timings: Path, n: int) -> dict[str, Series]:
