@@ -27,7 +27,7 @@ fi
 echo "ensure_browser: installing chromium with apt-get (this takes a few minutes) ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+apt-get install -y chromium fonts-dejavu-core
 
 if [ ! -x "$CHROMIUM" ]; then
     echo "ensure_browser: apt-get finished but $CHROMIUM is still missing." >&2
