@@ -178,11 +178,13 @@ _MASK_MAKERS = (*(_stripes(a) for a in _STRIPE_ANGLES), _checkerboard, _disk, _s
 
 
 def _colour_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random background colours and foregrounds that differ by 0.35..0.65 in every channel.
+    """Random colour pairs: a dark colour and the same colour lightened by 0.35..0.65 in every channel.
 
-    Shifting modulo 1 guarantees contrast, so no image is an invisible pattern on its own colour.
+    The contrast is the same in all three channels and randomly light-on-dark or dark-on-light, so
+    the pattern is told by brightness, not by hue: the first layer then learns grey, oriented edge
+    detectors instead of colour blobs. The colours themselves stay random (a tinted pair per image).
     """
-    background = rng.uniform(0.0, 1.0, (n, 3)).astype(np.float32)
-    shift = rng.uniform(0.35, 0.65, (n, 3)).astype(np.float32)
-    foreground = (background + shift) % 1.0
-    return background, foreground
+    dark = rng.uniform(0.0, 0.3, (n, 3)).astype(np.float32)
+    light = dark + rng.uniform(0.35, 0.65, (n, 1)).astype(np.float32)
+    swap = (rng.random(n) < 0.5)[:, None]
+    return np.where(swap, light, dark), np.where(swap, dark, light)
