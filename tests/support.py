@@ -107,3 +107,15 @@ def assert_model_unchanged(model: nn.Module, before: ModelState) -> None:
         assert now.dtype == tensor.dtype and now.device == tensor.device, f"{name} moved"
         assert torch.equal(now, tensor), f"{name} changed"
     assert hook_count(model) == 0, {k: v for k, v in after.hooks.items() if v}
+
+
+class FixedSizeCNN(nn.Module):
+    """A CNN whose Linear head takes 32 x 32 inputs only and says nothing about it (like MaxViT)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 32 * 32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))

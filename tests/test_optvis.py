@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from support import assert_model_unchanged, make_tiny_cnn, model_state
+from support import FixedSizeCNN, assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
 from featviz_widgets.optvis import MaximizeSettings, Objective, maximize, objectives, params
@@ -137,21 +137,9 @@ def test_lucid_transforms_end_at_the_image_size_and_pass_gradients() -> None:
         T.resize(0)
 
 
-class _FixedSize(nn.Module):
-    """A CNN whose Linear head takes 32 x 32 inputs only (like MaxViT's fixed partitions)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.fc = nn.Linear(4 * 32 * 32, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
-
-
 def test_lucid_preset_feeds_fixed_size_models_exactly_the_image_size() -> None:
     torch.manual_seed(0)
-    model = _FixedSize()
+    model = FixedSizeCNN()
     sizes: list[tuple[int, ...]] = []
     handle = model.register_forward_pre_hook(lambda m, args: sizes.append(tuple(args[0].shape)))
     try:

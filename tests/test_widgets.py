@@ -12,7 +12,7 @@ import torch
 import torchvision
 from PIL import Image
 from skimage import data as skdata
-from support import assert_model_unchanged, make_tiny_cnn, model_state
+from support import FixedSizeCNN, assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
 from featviz_widgets import render
@@ -672,21 +672,9 @@ def test_maximize_offers_only_the_size_a_vit_takes() -> None:
     ex.close()
 
 
-class _FixedHead(nn.Module):
-    """A CNN whose Linear head takes 32x32 inputs only (and says nothing about it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.fc = nn.Linear(4 * 32 * 32, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
-
-
 def test_maximize_refuses_a_size_the_model_rejects_with_a_clear_message() -> None:
     torch.manual_seed(0)
-    model = _FixedHead()
+    model = FixedSizeCNN()
     before = model_state(model)
     ex = LayerExplorer(model, CAT, size=32)
     ex.layer = "conv"
