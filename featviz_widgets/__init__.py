@@ -24,6 +24,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Capture": ("featviz_widgets.engine", "Capture"),
     "list_layers": ("featviz_widgets.engine", "list_layers"),
     "list_nodes": ("featviz_widgets.engine", "list_nodes"),
+    "set_memory_budget": ("featviz_widgets.engine", "set_memory_budget"),
+    "memory_budget": ("featviz_widgets.engine", "memory_budget"),
     "load_image": ("featviz_widgets.inputs", "load_image"),
     "prepare_image": ("featviz_widgets.inputs", "prepare_image"),
     "maximize": ("featviz_widgets.optvis", "maximize"),

@@ -53,6 +53,7 @@ class ModelState:
     requires_grad: dict[str, bool]
     tensors: dict[str, torch.Tensor]
     hooks: dict[str, int]
+    grads: dict[str, torch.Tensor | None]
 
 
 _HOOK_DICTS = (
@@ -81,10 +82,11 @@ def _global_hook_count() -> int:
 
 
 def model_state(model: nn.Module) -> ModelState:
-    """Snapshot training flags, requires_grad, cloned params and buffers, and hook counts."""
+    """Snapshot training flags, requires_grad, cloned params and buffers, .grad, hook counts."""
     tensors = {f"param:{n}": p.detach().clone() for n, p in model.named_parameters()}
     tensors.update({f"buffer:{n}": b.detach().clone() for n, b in model.named_buffers()})
     return ModelState(
+        grads={n: p.grad for n, p in model.named_parameters()},
         training={name: m.training for name, m in model.named_modules()},
         requires_grad={n: p.requires_grad for n, p in model.named_parameters()},
         tensors=tensors,
@@ -106,6 +108,8 @@ def assert_model_unchanged(model: nn.Module, before: ModelState) -> None:
         now = after.tensors[name]
         assert now.dtype == tensor.dtype and now.device == tensor.device, f"{name} moved"
         assert torch.equal(now, tensor), f"{name} changed"
+    for name, grad in before.grads.items():  # the same .grad object (or None), untouched
+        assert after.grads[name] is grad, f"{name}.grad replaced"
     assert hook_count(model) == 0, {k: v for k, v in after.hooks.items() if v}
 
 

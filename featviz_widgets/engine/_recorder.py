@@ -1,10 +1,24 @@
-"""Forward-hook recording for capture.py: naming, copy-on-need and stop-early (private)."""
+"""The one hook mechanism and the one output-naming grammar (private to the engine).
+
+Every forward hook featviz puts on a model is registered by :func:`forward_hooks`, inside a
+``try/finally`` that removes it. Every captured output is named by :func:`flatten` and read back
+by :func:`parse_key`, with one grammar:
+
+- ``name``: a module's (or graph node's) output, ``""`` being the model itself;
+- ``name#2``: its second call (a module that runs twice);
+- ``name[0]``: a part of a tuple/list output; ``name['out']``: a part of a dict/namedtuple
+  output. Dict keys keep brackets rather than ``name.out`` because a dot already separates module
+  paths (``layer1.0``), and a submodule called ``out`` would make ``aux.out`` ambiguous.
+"""
 
 from __future__ import annotations
 
 import weakref
+import ast
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
@@ -31,11 +45,73 @@ def flatten(key: str, value: object) -> list[tuple[str, Tensor]]:
     return [pair for suffix, part in items for pair in flatten(key + suffix, part)]
 
 
+@dataclass(frozen=True)
+class CaptureKey:
+    """A parsed capture key: ``"layer1.0.relu#2[0]"`` -> name ``layer1.0.relu``, call 2, part (0,)."""
+
+    name: str
+    call: int = 1
+    part: tuple[int | str, ...] = ()
+
+    def __str__(self) -> str:
+        call = f"#{self.call}" if self.call > 1 else ""
+        return self.name + call + "".join(f"[{p!r}]" for p in self.part)
+
+
+_KEY = re.compile(r"^(?P<name>[^#\[]*)(?:#(?P<call>[1-9][0-9]*))?(?P<part>(?:\[[^\]]+\])*)$")
+_PART = re.compile(r"\[([^\]]+)\]")
+
+
+def parse_key(key: str) -> CaptureKey:
+    """Split a capture key into module (or node) name, call number and output part.
+
+    The one reader of the grammar :func:`flatten` writes. Raises ValueError for a malformed key.
+
+    Examples
+    --------
+    >>> parse_key("layer1.0.relu#2[0]")
+    CaptureKey(name='layer1.0.relu', call=2, part=(0,))
+    >>> parse_key("aux['out']").part
+    ('out',)
+    """
+    if not isinstance(key, str):
+        raise TypeError(f"a capture key is a string, got {type(key).__name__}")
+    match = _KEY.match(key)
+    if match is None:
+        raise ValueError(
+            f"malformed capture key {key!r}: expected name, name#2, name[0] or name['key']"
+        )
+    parts: list[int | str] = []
+    for text in _PART.findall(match["part"]):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"malformed part {text!r} in capture key {key!r}") from None
+        if not isinstance(value, int | str):
+            raise ValueError(f"malformed part {text!r} in capture key {key!r}")
+        parts.append(value)
+    return CaptureKey(match["name"], int(match["call"] or 1), tuple(parts))
+
+
+def base_name(key: str) -> str:
+    """The module or node behind a capture key: ``"relu#2[0]"`` -> ``"relu"``."""
+    return parse_key(key).name
+
+
 @contextmanager
 def forward_hooks(
-    model: nn.Module, names: Sequence[str], record: Callable[[str, object], None]
+    model: nn.Module,
+    names: Sequence[str],
+    record: Callable[[str, object], None],
+    *,
+    prepend: bool = False,
 ) -> Iterator[None]:
-    """Call ``record(name, output)`` after each named module runs; every hook goes on exit."""
+    """Call ``record(name, output)`` after each named module runs; every hook goes on exit.
+
+    ``""`` names the model itself (its final output). This is the only place in featviz that
+    registers a hook on a model: capture, graph-node capture, activation maximization and the
+    widgets all record through it. ``prepend`` runs ours before the model's own hooks.
+    """
     handles = []
 
     def make_hook(name: str) -> Callable[[nn.Module, object, object], None]:
@@ -46,11 +122,30 @@ def forward_hooks(
 
     try:
         for name in names:
-            handles.append(model.get_submodule(name).register_forward_hook(make_hook(name)))
+            module = model.get_submodule(name)
+            handles.append(module.register_forward_hook(make_hook(name), prepend=prepend))
         yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+class ShapeRecorder:
+    """Keeps only the output shapes of every call, keyed by the capture grammar, in run order."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.calls: dict[str, int] = {}
+        self.output: object = None
+
+    def record(self, name: str, output: object) -> None:
+        if name == "":  # the model itself: keep its (small) final output for predictions
+            self.output = output
+            return
+        count = self.calls[name] = self.calls.get(name, 0) + 1
+        key = name if count == 1 else f"{name}#{count}"
+        for part, tensor in flatten(key, output):
+            self.shapes[part] = tuple(int(s) for s in tensor.shape)
 
 
 def version_of(tensor: Tensor) -> int | None:

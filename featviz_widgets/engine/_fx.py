@@ -1,4 +1,4 @@
-"""FX graph-node capture through torchvision's feature extraction (private to capture.py)."""
+"""FX graph-node capture through torchvision's feature extraction (private to the engine)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor, fx, nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from ._state import preserved_state
+from .owner import owner_for
 
 # model -> (structure fingerprint, eval-mode node names); tracing a ResNet-50 costs ~0.1 s.
 _NODE_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, list[str]]] = (
@@ -39,8 +39,9 @@ def node_names(model: nn.Module) -> list[str]:
     cached = _NODE_CACHE.get(model)
     if cached is not None and cached[0] == key:
         return list(cached[1])
-    # get_graph_node_names flips model.train()/eval() for its two traces: keep the user's flags.
-    with preserved_state(model):
+    # get_graph_node_names flips model.train()/eval() for its two traces: hold the model (no
+    # other thread may run it half-flipped) and keep the user's flags.
+    with owner_for(model).using():
         try:
             _, eval_nodes = get_graph_node_names(model)
         except Exception as err:  # tracing failures come as many exception types

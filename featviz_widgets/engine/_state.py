@@ -1,4 +1,4 @@
-"""Model facts and state keeping shared by capture, inputs and optvis (imports torch only)."""
+"""Model facts and state keeping: the model-type check, state snapshot/restore, device, dtype."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def check_model(model: object) -> nn.Module:
 
 @contextmanager
 def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore every module's ``training`` flag and every parameter's ``requires_grad`` on exit.
+    """Restore every module's ``training`` flag and every parameter's ``requires_grad`` and
+    ``.grad`` on exit.
 
     The restore runs on exceptions too, so code inside may call ``model.eval()`` or
     ``requires_grad_(False)`` freely.
@@ -39,7 +40,7 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
     check_model(model)
     # Flags are saved per module: model.train(flag) would flatten a deliberately mixed state.
     training = [(module, module.training) for module in model.modules()]
-    grads = [(param, param.requires_grad) for param in model.parameters()]
+    grads = [(param, param.requires_grad, param.grad) for param in model.parameters()]
     try:
         yield model
     finally:
@@ -47,9 +48,11 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
         for module, flag in training:
             if module.training != flag:
                 module.training = flag
-        for param, flag in grads:
+        for param, flag, grad in grads:
             if param.requires_grad != flag:
                 param.requires_grad_(flag)
+            if param.grad is not grad:
+                param.grad = grad
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,13 +26,24 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
+from .._text import did_you_mean
 from . import _fx
-from ._recorder import Recorder, StopForward, flatten, forward_hooks, memory_for
+from ._recorder import (
+    Recorder,
+    ShapeRecorder,
+    StopForward,
+    flatten,
+    forward_hooks,
+    memory_for,
+    parse_key,
+)
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from .owner import owner_for, to_eval
 
 __all__ = [
     "Capture",
     "LayerInfo",
+    "Survey",
     "capture",
     "input_channels",
     "list_layers",
@@ -41,6 +51,7 @@ __all__ = [
     "model_device",
     "model_dtype",
     "preserved_state",
+    "survey",
 ]
 
 
@@ -95,19 +106,53 @@ def list_layers(model: nn.Module, example: Tensor | None = None) -> list[LayerIn
     }
     if example is None:
         return list(infos.values())
-    shapes: dict[str, tuple[tuple[int, ...], ...]] = {}
-    calls = dict.fromkeys(infos, 0)
-
-    def record(name: str, output: object) -> None:
-        calls[name] += 1
-        shapes.setdefault(name, tuple(tuple(t.shape) for _, t in flatten(name, output)))
-
-    _check_input(example)
-    with preserved_state(model), torch.no_grad(), forward_hooks(model, list(infos), record):
-        _to_eval(model)
-        _run(model, lambda: model(_model_input(model, example)), "the layer list", example)
-    ran = [replace(infos[name], shapes=shape, calls=calls[name]) for name, shape in shapes.items()]
+    found = survey(model, example, what="the layer list")
+    shapes: dict[str, list[tuple[int, ...]]] = {}
+    for key, shape in found.shapes.items():  # the first call's parts, in run order
+        name = parse_key(key)
+        if name.call == 1:
+            shapes.setdefault(name.name, []).append(shape)
+    ran = [
+        replace(infos[name], shapes=tuple(shape), calls=found.calls[name])
+        for name, shape in shapes.items()
+    ]
     return ran + [info for name, info in infos.items() if name not in shapes]
+
+
+@dataclass(frozen=True)
+class Survey:
+    """One forward's shapes: every module output's shape by capture key, in execution order.
+
+    ``calls`` counts each module's calls; ``output`` is the model's own (final) output.
+    """
+
+    shapes: dict[str, tuple[int, ...]]
+    calls: dict[str, int]
+    output: Any
+
+
+def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Survey:
+    """Run ``model`` once (eval, no grad, state restored) keeping shapes, not tensors.
+
+    The cheap pass that lists every layer with its output shape without holding activations;
+    ``output`` is kept (usually class scores). Modules that return no tensor appear in ``calls``.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    >>> survey(net, torch.zeros(1, 3, 8, 8)).shapes
+    {'0': (1, 4, 6, 6), '1': (1, 4, 6, 6)}
+    """
+    check_model(model)
+    _check_input(x)
+    recorder = ShapeRecorder()
+    names = ["", *(name for name, _ in model.named_modules() if name)]
+    with owner_for(model).using(), torch.no_grad():
+        to_eval(model)
+        # prepended, so a model's own hook that edits an output in place cannot change our view
+        with forward_hooks(model, names, recorder.record, prepend=True):
+            _run(model, lambda: model(_model_input(model, x)), what, x)
+    return Survey(recorder.shapes, recorder.calls, recorder.output)
 
 
 def list_nodes(model: nn.Module) -> list[str]:
@@ -160,8 +205,8 @@ def capture(
     modules, nodes = _resolve(model, layers)
     what = _describe(model, [*modules, *nodes] if layers is not None else None)
     acts: dict[str, Tensor] = {}
-    with preserved_state(model), torch.set_grad_enabled(keep_graph):
-        _to_eval(model)
+    with owner_for(model).using(), torch.set_grad_enabled(keep_graph):
+        to_eval(model)
         if modules:
             stop = stop_early and layers is not None
             every = layers is None  # "every module": those that never run are simply absent
@@ -170,7 +215,8 @@ def capture(
             acts.update(_capture_nodes(model, x, nodes, keep_graph, what))
     if modules and nodes:  # two passes: put the keys back into graph order
         position = _fx.node_position(_fx.node_names(model))
-        acts = dict(sorted(acts.items(), key=lambda item: position(*_origin(item[0]))))
+        order = {key: parse_key(key) for key in acts}
+        acts = dict(sorted(acts.items(), key=lambda kv: position(order[kv[0]].name, order[kv[0]].call)))
     if to_cpu:
         return {key: t if t.device.type == "cpu" else t.cpu() for key, t in acts.items()}
     return acts
@@ -222,11 +268,11 @@ class Capture:
         recorder = Recorder(
             self.layers, stop_early=self._stop_early, keep_graph=self._keep_graph, memory=None
         )
-        state = preserved_state(self.model)
+        state = owner_for(self.model).using()
         hooks = forward_hooks(self.model, self.layers, recorder.record)
         state.__enter__()
         try:
-            _to_eval(self.model)
+            to_eval(self.model)
             hooks.__enter__()
         except BaseException:
             state.__exit__(None, None, None)
@@ -335,12 +381,6 @@ def _where(model: nn.Module, err: BaseException) -> str:
     return f" at {node}" if node else ""
 
 
-def _to_eval(model: nn.Module) -> None:
-    # model.eval() sets a flag on every module through the slow nn.Module.__setattr__.
-    if any(module.training for module in model.modules()):
-        model.eval()
-
-
 def _model_input(model: nn.Module, x: Tensor) -> Tensor:
     """A private copy of ``x`` on the model's device and dtype: the caller's is never touched."""
     device = model_device(model)
@@ -393,9 +433,8 @@ def _resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list
 
 
 def _unknown_layer(model: nn.Module, name: str, candidates: list[str], note: str) -> ValueError:
-    # A module is usually a graph node of the same name too: suggest each name once.
-    close = difflib.get_close_matches(name, list(dict.fromkeys(candidates)), n=5, cutoff=0.6)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    # A module is usually a graph node of the same name too: did_you_mean names each once.
+    hint = did_you_mean(name, candidates)
     return ValueError(
         f"unknown layer {name!r} for {type(model).__name__}.{hint} list_layers(model) lists "
         f"module names, list_nodes(model) lists graph node names{note}"
@@ -409,9 +448,3 @@ def _describe(model: nn.Module, names: list[str] | None) -> str:
         f" and {len(names) - 3} more" if len(names) > 3 else ""
     )
     return f"{shown} of {type(model).__name__}"
-
-
-def _origin(key: str) -> tuple[str, int]:
-    """``"relu#2[0]"`` -> ``("relu", 2)``: the module or node and call a capture key came from."""
-    name, _, call = key.split("[", 1)[0].partition("#")
-    return name, int(call) if call else 1

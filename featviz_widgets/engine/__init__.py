@@ -1,0 +1,64 @@
+"""The engine: the only code in featviz that touches a model (imports torch, never widgets).
+
+Module names (``model.named_modules()``, e.g. ``"layer1.0.conv1"``) are recorded with forward
+hooks; FX graph node names (``"layer1.0.add"``, ``"flatten"``) go through torchvision's feature
+extraction. Every path runs inside the model's :class:`ModelOwner` (``owner_for(model)``): one
+re-entrant lock per model, the state snapshot and restore (no hooks left, training flags,
+``requires_grad``, ``.grad``, parameters and buffers as before, also when the forward raises), the
+device/dtype and the input size the model accepts. Captured activations that live on (in the
+explorer) are kept under one process-wide memory budget (:func:`set_memory_budget`).
+
+Submodules: ``_capture`` (list_layers, list_nodes, capture, Capture, survey), ``_recorder`` (the
+one hook mechanism and the output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot,
+device, dtype), ``owner`` (ModelOwner), ``budget`` (the memory budget).
+
+Examples
+--------
+>>> import torch, torchvision
+>>> from featviz_widgets.engine import capture, list_layers
+>>> model = torchvision.models.resnet18()
+>>> acts = capture(model, torch.randn(1, 3, 64, 64), ["layer1", "layer1.0.add"])
+>>> list(acts)
+['layer1.0.add', 'layer1']
+"""
+
+from __future__ import annotations
+
+from ._capture import (
+    Capture,
+    LayerInfo,
+    Survey,
+    capture,
+    list_layers,
+    list_nodes,
+    survey,
+)
+from ._recorder import CaptureKey, base_name, parse_key
+from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
+from .owner import ModelBusy, ModelOwner, owner_for
+
+__all__ = [
+    "BudgetCache",
+    "Capture",
+    "CaptureKey",
+    "LayerInfo",
+    "ModelBusy",
+    "ModelOwner",
+    "Survey",
+    "base_name",
+    "capture",
+    "check_model",
+    "input_channels",
+    "list_layers",
+    "list_nodes",
+    "memory_budget",
+    "memory_in_use",
+    "model_device",
+    "model_dtype",
+    "owner_for",
+    "parse_key",
+    "preserved_state",
+    "set_memory_budget",
+    "survey",
+]

@@ -1,0 +1,235 @@
+"""One owner per model: the lock every forward takes, the state it restores, the model's facts.
+
+Everything in featviz that runs or traces a user's model (capture, graph nodes, activation
+maximization, the widgets, the input-size probe) does it inside ``owner_for(model).using()``. The
+owner serializes those paths across threads with a fair re-entrant lock, so a click in the
+notebook and a step of a background job never interleave, and it snapshots the model's state when
+the outermost user enters and restores it when that user leaves: training flags, ``requires_grad``,
+``.grad``. Long jobs take the lock per step; a click waits for the current step, not the whole job,
+and gets :class:`ModelBusy` ("Maximize is running: Cancel it or wait") if even that takes too long.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+>>> owner = owner_for(net)
+>>> owner is owner_for(net)
+True
+>>> with owner.using():
+...     _ = net.eval()  # restored on exit
+>>> net.training
+True
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+
+__all__ = ["ModelBusy", "ModelOwner", "owner_for"]
+
+# How long a widget action waits for a background job's current step before it gives up
+# and tells the user the model is busy (library calls from a script wait without limit).
+WIDGET_WAIT_S = 10.0
+
+
+class ModelBusy(RuntimeError):
+    """The model is held by a background job for longer than the caller is willing to wait."""
+
+
+class _FairLock:
+    """A re-entrant lock that hands itself to waiters in arrival order.
+
+    ``threading.RLock`` lets a releasing thread take the lock straight back, so a job that releases
+    and re-acquires it every step could starve a waiting click forever. Here a releasing thread
+    that asks again queues behind whoever was already waiting.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._queue: deque[object] = deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            ticket = object()
+            self._queue.append(ticket)
+            granted = self._cond.wait_for(
+                lambda: self._owner is None and self._queue[0] is ticket, timeout
+            )
+            if not granted:
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line may be free to go now
+                return False
+            self._queue.popleft()
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a model lock this thread does not hold")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+    def held_by_me(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def depth(self) -> int:
+        return self._depth if self.held_by_me() else 0
+
+
+class ModelOwner:
+    """The one object through which featviz touches ``model``.
+
+    Attributes
+    ----------
+    model : the user's network.
+    job : the name of the background job that is using the model now ("Maximize"), or None.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = check_model(model)
+        self.job: str | None = None
+        self._lock = _FairLock()
+        self._sizes: dict[tuple[int, int], str | None] = {}  # probed size -> why rejected
+
+    # -- the lock and the state ----------------------------------------------------------------
+    @contextmanager
+    def using(self, timeout: float | None = None) -> Iterator[nn.Module]:
+        """Hold the model: no other thread runs it until the block ends; state restored after.
+
+        Re-entrant: a nested ``using`` in the same thread just runs. ``timeout`` (seconds) bounds
+        the wait for another thread; past it, :class:`ModelBusy` says who holds the model.
+        """
+        if not self._lock.acquire(timeout=timeout):
+            raise ModelBusy(self.busy_message())
+        try:
+            outermost = self._lock.depth() == 1
+            with preserved_state(self.model) if outermost else nullcontext(self.model):
+                yield self.model
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def running(self, job: str) -> Iterator[None]:
+        """Mark a background job as the model's user, for the busy message (not a lock)."""
+        self.job = job
+        try:
+            yield
+        finally:
+            self.job = None
+
+    def busy_message(self) -> str:
+        what = self.job or "another featviz call"
+        return f"{what} is running: Cancel it or wait for it to finish, then try again"
+
+    def held(self) -> bool:
+        """Whether the calling thread holds the model now."""
+        return self._lock.held_by_me()
+
+    # -- facts ---------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return model_device(self.model)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return model_dtype(self.model)
+
+    @property
+    def input_channels(self) -> int | None:
+        return input_channels(self.model)
+
+    def fixed_input_size(self) -> tuple[int, int] | None:
+        """The one (height, width) the model declares it accepts, or None when it does not say.
+
+        Read from the model's own metadata: torchvision's ``image_size`` (ViT), timm's
+        ``pretrained_cfg["input_size"]`` with ``patch_embed.img_size`` (fixed-size models only),
+        Hugging Face's ``config.image_size``.
+        """
+        model = self.model
+        size = getattr(model, "image_size", None)
+        if _is_size(size):
+            return _pair(size)
+        config = getattr(model, "config", None)
+        if _is_size(getattr(config, "image_size", None)):
+            return _pair(config.image_size)
+        embed = getattr(model, "patch_embed", None)
+        if _is_size(getattr(embed, "img_size", None)) and not getattr(embed, "dynamic_img_size", 0):
+            return _pair(embed.img_size)
+        return None
+
+    def accepts(self, size: int | tuple[int, int], example: Tensor) -> str | None:
+        """None when the model runs on ``example`` resized to ``size``, else why not (cached).
+
+        One no-grad forward per size, under the lock; the model's state is restored after.
+        """
+        hw = _pair(size)
+        if tuple(example.shape[-2:]) == hw:
+            return None
+        if hw not in self._sizes:
+            x = F.interpolate(example.float(), size=hw, mode="bilinear", align_corners=False)
+            x = x.to(self.device, self.dtype)
+            with self.using(), torch.no_grad():
+                to_eval(self.model)
+                try:
+                    self.model(x)
+                    self._sizes[hw] = None
+                except Exception as error:  # the model's own error, whatever its type
+                    first = (str(error).strip().splitlines() or [""])[0]
+                    self._sizes[hw] = f"{type(error).__name__}: {first}"[:200]
+        return self._sizes[hw]
+
+
+def to_eval(model: nn.Module) -> None:
+    """Eval mode, touching the modules only when one is training (``__setattr__`` is slow)."""
+    if any(module.training for module in model.modules()):
+        model.eval()
+
+
+def _is_size(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value > 0
+    return (
+        isinstance(value, tuple | list)
+        and len(value) in (2, 3)
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    )
+
+
+def _pair(size: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    return int(size[-2]), int(size[-1])  # timm's (C, H, W) or a plain (H, W)
+
+
+_OWNERS: weakref.WeakKeyDictionary[nn.Module, ModelOwner] = weakref.WeakKeyDictionary()
+_OWNERS_LOCK = threading.Lock()
+
+
+def owner_for(model: nn.Module) -> ModelOwner:
+    """The model's owner, created on first use and shared by every featviz path in the process."""
+    check_model(model)
+    with _OWNERS_LOCK:
+        owner = _OWNERS.get(model)
+        if owner is None:
+            owner = _OWNERS[model] = ModelOwner(model)
+        return owner
