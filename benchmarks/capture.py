@@ -32,7 +32,7 @@ METHODS = {
     "plain": "plain forward (no_grad)",
     "capture_all": "featviz capture(model, x): every module",
     "capture_layer1": 'featviz capture(model, x, "layer1"), stop early',
-    "seed": "seed recipe: SaveOutput hooks on every Conv2d",
+    "save_output": "tutorial recipe: SaveOutput hooks on every Conv2d",
     "fx_all": "torchvision FX extractor, every node",
     "torchlens": "torchlens.trace(model, x) (saves every layer)",
 }
@@ -51,8 +51,8 @@ def _method(name: str, model, x) -> Callable[[], object]:
         from featviz_widgets.engine import capture
 
         return lambda: capture(model, x, "layer1")
-    if name == "seed":
-        return _seed_recipe(model, x)
+    if name == "save_output":
+        return _save_output_recipe(model, x)
     if name == "fx_all":
         from torchvision.models.feature_extraction import (
             create_feature_extractor,
@@ -76,8 +76,9 @@ def _no_grad(model, x):
         return model(x)
 
 
-def _seed_recipe(model, x) -> Callable[[], object]:
-    """Seed 000: a SaveOutput hook on every Conv2d, registered once, cleared per image."""
+def _save_output_recipe(model, x) -> Callable[[], object]:
+    """The PyTorch hook tutorials' recipe: a SaveOutput hook on every Conv2d, registered once,
+    cleared per image."""
     import torch
 
     class SaveOutput:
@@ -264,7 +265,7 @@ itself) shows the noise floor of this shared machine.
   "[glibc keeps freed pages]" rows (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_ set for that
   process only) pin the allocator to the no-fault case.
 - The FX extractor returns post-ReLU values for nodes that an in-place op follows (e.g.
-  `bn1`, `layer1.0.add`), and the seed recipe keeps conv outputs only; featviz returns the
+  `bn1`, `layer1.0.add`), and the SaveOutput recipe keeps conv outputs only; featviz returns the
   true value of every module.
 """
 

@@ -6,16 +6,28 @@ Measures, after a warm-up:
   that a browser change triggers, which includes the redraw and PNG encoding. Every timed change
   draws a view not drawn before (no cache hits), median and p95 over 20 changes.
 
-Prints a table and replaces the "## Explorer" section of benchmarks/RESULTS.md.
+Then, per model in ``SCALE`` (ResNet-50 at 224 and 512, EfficientNet-B7, ViT-L/16, ConvNeXt-Base),
+each in a fresh child process so its peak RSS is its own, side by side with plain forwards of the
+same model on the same input in the same process:
+- first picture: constructor call to the first PNG, against ``1.5 x forward + 0.2 s``;
+- peak RSS over the model's own baseline (the model built and run once), against the budget;
+- layer change that must recapture (the budget set to 1 byte, so every layer is evicted the
+  moment another is shown): median against ``1.2 x forward``.
+
+Prints tables and replaces the "## Explorer" section of benchmarks/RESULTS.md.
 Run: ``.venv/bin/python benchmarks/explorer.py``
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -25,9 +37,16 @@ import torch
 import torchvision
 from skimage import data as skdata
 
+from featviz_widgets.engine import memory_budget, memory_in_use, set_memory_budget
+from featviz_widgets.inputs import prepare_image
 from featviz_widgets.widgets import LayerExplorer
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+SCALE = [
+    ("resnet50", 224), ("resnet50", 512), ("efficientnet_b7", 224), ("vit_l_16", 224),
+    ("convnext_base", 224),
+]  # fmt: skip
+RECAPTURES = 8
 CHANGES = 20
 TARGET_MS = 30.0
 TARGET_FIRST_S = 1.5
@@ -69,12 +88,8 @@ def _construction(model: torch.nn.Module, img, repeats: int = 7) -> dict[str, li
 
 
 def _activation_mb(ex: LayerExplorer) -> float:
-    """Memory held by the captured activations (tensors shared by containers counted once)."""
-    storages = {
-        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
-        for t in ex.activations.values()
-    }
-    return sum(storages.values()) / 2**20
+    """Memory the explorers keep under the shared budget after the interactions."""
+    return memory_in_use() / 2**20
 
 
 def _interactions(ex: LayerExplorer) -> dict[str, list[float]]:
@@ -126,7 +141,7 @@ def _table(build: dict[str, list[float]], mb: float, timings: dict[str, list[flo
         _row(f"first image, construction ({n} runs)", build["warm"], "s", TARGET_FIRST_S),
         _row("baseline: one plain forward, paired with each run", build["forward"], "s", None),
         _row("explorer overhead (construction - paired forward)", build["overhead"], "s", None),
-        f"| activations held (every module, one image) | {mb:.0f} MiB | | | |",
+        f"| activations held after the interactions | {mb:.0f} MiB | | | |",
     ]
     for name, values in timings.items():
         secs = [v / 1000 for v in values]
@@ -134,7 +149,79 @@ def _table(build: dict[str, list[float]], mb: float, timings: dict[str, list[flo
     return "\n".join(lines)
 
 
-def _write_section(table: str) -> None:
+def _rss_peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _child(name: str, size: int) -> dict[str, float]:
+    """One model in this (fresh) process: forwards, first pictures, peak RSS, recaptures."""
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)().eval()
+    img = skdata.chelsea()
+    x = prepare_image(img, model, size=size).batch
+    forwards = []
+    for _ in range(4):
+        with torch.no_grad():
+            start = time.perf_counter()
+            model(x)
+            forwards.append(time.perf_counter() - start)
+    forward = statistics.median(forwards[1:])
+    baseline = _rss_peak()
+    firsts = []
+    for _ in range(3):
+        start = time.perf_counter()
+        ex = LayerExplorer(model, img, size=size)
+        if not ex.tabs["Feature maps"].image.value:
+            raise RuntimeError(f"{name}: no first image")
+        firsts.append(time.perf_counter() - start)
+        ex.close()
+    ex = LayerExplorer(model, img, size=size)
+    for key in ex.layers[:: max(1, len(ex.layers) // RECAPTURES)][:RECAPTURES]:
+        ex.layer = key  # a user looking around: the budget decides what stays
+    peak = _rss_peak() - baseline
+    budget = memory_budget()
+    set_memory_budget(1)  # every layer is evicted when the next is shown: all recaptures
+    keys = ex.layers[1 :: max(1, len(ex.layers) // RECAPTURES)][:RECAPTURES]
+    recaptures = [_ms(lambda key=key: setattr(ex, "layer", key)) / 1000 for key in keys]
+    set_memory_budget(budget)
+    return {
+        "forward": forward, "first": statistics.median(firsts), "peak": peak,
+        "budget": budget, "recapture": statistics.median(recaptures),
+        "recapture_p95": _p95(recaptures),
+    }  # fmt: skip
+
+
+def _scale_table() -> str:
+    lines = [
+        "| model @ input | plain forward | first picture | target (1.5x fwd + 0.2 s) | "
+        "peak RSS over the model's own | budget | layer change with recapture (median / p95) | "
+        "target (1.2x fwd) | ok |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, size in SCALE:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", name, str(size)],
+            capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        if out.returncode:
+            raise RuntimeError(f"{name}@{size} failed:\n{out.stderr[-3000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        first_target, recapture_target = 1.5 * r["forward"] + 0.2, 1.2 * r["forward"]
+        ok = (
+            r["first"] <= first_target and r["peak"] <= r["budget"]
+            and r["recapture"] <= recapture_target
+        )  # fmt: skip
+        lines.append(
+            f"| {name} @ {size} | {r['forward']:.2f} s | {r['first']:.2f} s | "
+            f"{first_target:.2f} s | {r['peak'] / 2**20:.0f} MiB | {r['budget'] / 2**20:.0f} MiB | "
+            f"{r['recapture']:.2f} / {r['recapture_p95']:.2f} s | {recapture_target:.2f} s | "
+            f"{'yes' if ok else 'NO'} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def _write_section(table: str, scale: str) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPUs (load average {load} at the end of the run), "
@@ -149,7 +236,14 @@ def _write_section(table: str) -> None:
         "under its current load). Interactions: Python-side time of the trait assignment a "
         "browser change triggers (redraw + PNG encoding included), every timed change drawing an "
         "uncached view.\n\n"
-        f"{table}\n"
+        f"{table}\n\n"
+        "Scale: each model in a fresh process with random weights, the chelsea photo at the given "
+        "input size, side by side with plain forwards of the same model and input in the same "
+        "process (median of 3 after a warm-up). First picture: median of 3 constructions. Peak "
+        "RSS: the process's peak after the explorers minus its peak after building and running "
+        "the model (targets: <= the budget). Recapture: layer changes with a 1-byte budget, so "
+        "every change runs one stop-early forward.\n\n"
+        f"{scale}\n"
     )
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     pattern = re.compile(r"^## Explorer\n.*?(?=^## |\Z)", re.S | re.M)
@@ -169,9 +263,14 @@ def main() -> None:
     timings = _interactions(ex)
     table = _table(build, _activation_mb(ex), timings)
     print(table)
-    _write_section(table)
+    ex.close()
+    scale = _scale_table()
+    _write_section(table, scale)
     print(f"\nwrote the Explorer section of {RESULTS}")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(_child(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()

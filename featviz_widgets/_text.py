@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> f"unknown layer 'layer1.0.ad'.{did_you_mean('layer1.0.ad', ['layer1.0.add', 'layer1'])}"
+>>> f"unknown layer 'layer1.0.ad'.{did_you_mean('layer1.0.ad', ['layer1.0.add', 'fc'])}"
 "unknown layer 'layer1.0.ad'. Did you mean 'layer1.0.add'?"
 >>> shape_label((128, 28, 28))
 '128x28x28'
@@ -19,20 +19,21 @@ __all__ = ["did_you_mean", "shape_label"]
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 5, cutoff: float = 0.6) -> str:
     """A ``" Did you mean 'a', 'b'?"`` hint naming the candidates closest to ``name``, or ``""``.
 
-    The hint starts with a space so it can follow a sentence directly. Each candidate is named at
-    most once, best match first (``difflib.get_close_matches``); a ``name`` that is not a string
-    gets no hint.
+    The hint starts with a space so it can follow a sentence directly. Candidates are scored as
+    ``difflib.get_close_matches`` does (``SequenceMatcher.ratio``), best first; each is named once,
+    and equally close ones keep the order they were given in. A ``name`` that is not a string gets
+    no hint.
 
     Parameters
     ----------
     name : str
         What the user typed.
     candidates : iterable of str
-        The valid names (duplicates are ignored; their first order breaks ties).
+        The valid names (repeats are ignored).
     n : int
-        At most this many suggestions.
+        At most this many suggestions (>= 1).
     cutoff : float
-        Similarity in [0, 1] a candidate needs (``difflib.SequenceMatcher.ratio``).
+        Similarity in [0, 1] a candidate needs.
 
     Examples
     --------
@@ -41,10 +42,21 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 5, cutoff: float
     >>> did_you_mean("zzz", ["viridis"])
     ''
     """
+    if n < 1 or not 0.0 <= cutoff <= 1.0:
+        raise ValueError(f"n must be >= 1 and cutoff in [0, 1], got n={n!r}, cutoff={cutoff!r}")
     if not isinstance(name, str):
         return ""
-    unique = list(dict.fromkeys(c for c in candidates if isinstance(c, str)))
-    close = difflib.get_close_matches(name, unique, n=n, cutoff=cutoff)
+    matcher = difflib.SequenceMatcher(b=name)
+    scored = []
+    for candidate in dict.fromkeys(c for c in candidates if isinstance(c, str)):
+        matcher.set_seq1(candidate)
+        # the two cheap upper bounds first, as difflib.get_close_matches does
+        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+            score = matcher.ratio()
+            if score >= cutoff:
+                scored.append((score, candidate))
+    scored.sort(key=lambda item: -item[0])  # stable: ties keep the candidates' order
+    close = [candidate for _, candidate in scored[:n]]
     return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
 
 

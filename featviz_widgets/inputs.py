@@ -22,12 +22,21 @@ from torch import Tensor, nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
-from ._state import check_model, input_channels
+from .engine._state import check_model, input_channels
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PreparedImage", "load_image", "prepare_image"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "PreparedImage",
+    "load_image",
+    "normalization",
+    "prepare_image",
+]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# The per-channel RGB mean and std of the ImageNet training set: what torchvision's pretrained
+# classifiers (and prepare_image without weights) normalize with. The one definition in the package.
+IMAGENET_MEAN: tuple[float, ...] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, ...] = (0.229, 0.224, 0.225)
 _ACCEPTED = "a PIL image, a file path (str or pathlib.Path), a NumPy array or a torch tensor"
 
 
@@ -119,16 +128,31 @@ def _model_channels(model: nn.Module | None) -> int:
     return channels
 
 
-def _preset(weights: Any, size: int, channels: int) -> tuple:
-    """(resize, crop, interpolation, mean, std) from ``weights.transforms()`` or the defaults."""
+def normalization(weights: Any = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel ``(mean, std)`` that images for ``weights`` are normalized with.
+
+    Parameters
+    ----------
+    weights : a torchvision weights enum member, or None
+        Its ``transforms()`` preset gives ``mean`` and ``std``; None gives ImageNet's
+        (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`), the default of :func:`prepare_image`.
+
+    Examples
+    --------
+    >>> normalization(None)
+    ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    >>> from torchvision.models import ResNet18_Weights
+    >>> normalization(ResNet18_Weights.IMAGENET1K_V1)[0]
+    (0.485, 0.456, 0.406)
+    """
     if weights is None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive int (pixels), got {size!r}")
-        if channels == 1:  # the ImageNet statistics averaged over RGB, as a gray image has
-            mean, std = (round(sum(IMAGENET_MEAN) / 3, 3),), (round(sum(IMAGENET_STD) / 3, 3),)
-        else:
-            mean, std = IMAGENET_MEAN, IMAGENET_STD
-        return [round(size * 256 / 224)], [size], InterpolationMode.BILINEAR, mean, std
+        return IMAGENET_MEAN, IMAGENET_STD
+    preset = _weights_preset(weights)
+    return tuple(map(float, preset.mean)), tuple(map(float, preset.std))
+
+
+def _weights_preset(weights: Any) -> Any:
+    """``weights.transforms()``, checked to be an image preset with resize, mean and std."""
     if isinstance(weights, str) or not callable(getattr(weights, "transforms", None)):
         raise TypeError(
             f"weights must be a torchvision weights enum member such as "
@@ -141,9 +165,21 @@ def _preset(weights: Any, size: int, channels: int) -> tuple:
             f"{weights!r}.transforms() is {type(preset).__name__}, not an image preset "
             "(no resize/mean/std); build the batch yourself"
         )
+    return preset
+
+
+def _preset(weights: Any, size: int, channels: int) -> tuple:
+    """(resize, crop, interpolation, mean, std) from ``weights.transforms()`` or the defaults."""
+    mean, std = normalization(weights)
+    if weights is None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+        if channels == 1:  # the ImageNet statistics averaged over RGB, as a gray image has
+            mean, std = (round(sum(mean) / 3, 3),), (round(sum(std) / 3, 3),)
+        return [round(size * 256 / 224)], [size], InterpolationMode.BILINEAR, mean, std
     if channels != 3:
         raise ValueError("weights transforms are RGB, but the model's first conv takes 1 channel")
-    mean, std = tuple(map(float, preset.mean)), tuple(map(float, preset.std))
+    preset = weights.transforms()
     interpolation = getattr(preset, "interpolation", InterpolationMode.BILINEAR)
     return preset.resize_size, getattr(preset, "crop_size", None), interpolation, mean, std
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ._text import did_you_mean
+
 __all__ = ["HINTS", "ChannelMaps", "channel_axis", "hint_for", "layout_hints", "to_channel_maps"]
 
 HINTS = ("channels_first", "channels_last", "tokens", "windows", "grid_windows", "video")
@@ -118,7 +120,10 @@ def to_channel_maps(act: Any, *, hint: str | None = None) -> ChannelMaps:
     (32, 56, 56)
     """
     if hint is not None and hint not in HINTS:
-        raise ValueError(f"unknown layout hint {hint!r}; expected one of {HINTS} or None")
+        raise ValueError(
+            f"unknown layout hint {hint!r}; expected one of {HINTS} or None."
+            f"{did_you_mean(hint, HINTS)}"
+        )
     arr = np.asarray(act)
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float32)

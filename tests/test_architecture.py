@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import featviz_widgets
 
@@ -14,6 +16,11 @@ ENGINE_MODULES = [
     "featviz_widgets.layout",
     "featviz_widgets.render",
     "featviz_widgets.optvis",
+    "featviz_widgets.lab",
+    "featviz_widgets.lab.patterns",
+    "featviz_widgets.lab.tiny_cnn",
+    "featviz_widgets.lab.samples",
+    # the old paths of the lab modules, kept as aliases
     "featviz_widgets.datasets",
     "featviz_widgets.models",
     "featviz_widgets.samples",
@@ -99,3 +106,53 @@ def test_widgets_are_lazy_and_capture_stays_the_function() -> None:
         """
     )
     assert result.stdout.split() == ["False", "True", "True", "True"], result.stdout + result.stderr
+
+
+HOOK_CALLS = {
+    "register_forward_hook",
+    "register_forward_pre_hook",
+    "register_full_backward_hook",
+    "register_full_backward_pre_hook",
+    "register_backward_hook",
+    "register_module_forward_hook",
+    "register_module_forward_pre_hook",
+}
+TRACE_CALLS = {"create_feature_extractor", "get_graph_node_names", "symbolic_trace"}
+
+
+def _calls_by_file(names: set[str]) -> dict[str, list[int]]:
+    """Package files (relative paths) that mention any of ``names`` as a call or attribute."""
+    root = Path(featviz_widgets.__file__).parent
+    found: dict[str, list[int]] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            name = (
+                node.attr if isinstance(node, ast.Attribute)
+                else node.id if isinstance(node, ast.Name)
+                else node.name if isinstance(node, ast.alias)
+                else None
+            )  # fmt: skip
+            if name in names or (isinstance(node, ast.alias) and node.name.split(".")[-1] in names):
+                found.setdefault(path.relative_to(root).as_posix(), []).append(node.lineno)
+    return found
+
+
+def test_hooks_are_registered_in_one_engine_module_only() -> None:
+    found = _calls_by_file(HOOK_CALLS)
+    assert set(found) == {"engine/_recorder.py"}, found
+
+
+def test_fx_tracing_lives_in_the_engine_only() -> None:
+    found = _calls_by_file(TRACE_CALLS)
+    assert set(found) == {"engine/_fx.py"}, found
+
+
+def test_the_detector_sees_a_hook_outside_the_engine(tmp_path, monkeypatch) -> None:
+    """The AST walk must fail on a stray registration, or the two tests above prove nothing."""
+    fake = tmp_path / "featviz_widgets"
+    (fake / "widgets").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "widgets" / "x.py").write_text("def f(m):\n    return m.register_forward_hook(print)\n")
+    monkeypatch.setattr(featviz_widgets, "__file__", str(fake / "__init__.py"))
+    assert _calls_by_file(HOOK_CALLS) == {"widgets/x.py": [2]}

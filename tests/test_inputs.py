@@ -14,6 +14,7 @@ from featviz_widgets.inputs import (
     IMAGENET_STD,
     PreparedImage,
     load_image,
+    normalization,
     prepare_image,
 )
 
@@ -141,6 +142,36 @@ def test_weights_transforms_match_torchvision_exactly(weights):
     assert torch.equal(prepared.batch, expected)
     crop = weights.transforms().crop_size[0]
     _check(prepared, size=crop)
+
+
+@pytest.mark.parametrize(
+    "weights", [ResNet18_Weights.IMAGENET1K_V1, MobileNet_V2_Weights.IMAGENET1K_V2]
+)
+def test_normalization_reads_the_weights_preset(weights):
+    mean, std = normalization(weights)
+    preset = weights.transforms()
+    assert mean == tuple(preset.mean) and std == tuple(preset.std)
+    assert all(isinstance(v, float) for v in mean + std)
+    prepared = prepare_image(_rgb(), weights=weights)
+    assert (prepared.mean, prepared.std) == (mean, std)
+
+
+def test_normalization_without_weights_is_imagenet():
+    assert normalization(None) == (IMAGENET_MEAN, IMAGENET_STD)
+    assert normalization() == (IMAGENET_MEAN, IMAGENET_STD)
+    assert IMAGENET_MEAN == (0.485, 0.456, 0.406) and IMAGENET_STD == (0.229, 0.224, 0.225)
+    with pytest.raises(TypeError, match="never a string"):
+        normalization("IMAGENET1K_V1")
+
+
+class _NotAnImagePreset:
+    def transforms(self):
+        return object()
+
+
+def test_normalization_rejects_weights_without_an_image_preset():
+    with pytest.raises(ValueError, match="not an image preset"):
+        normalization(_NotAnImagePreset())
 
 
 def test_channels_follow_the_model():

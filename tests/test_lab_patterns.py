@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from featviz_widgets.datasets import CLASS_NAMES, PatternDataset, make_patterns
+from featviz_widgets.lab.patterns import CLASS_NAMES, PatternDataset, make_patterns
 
 
 def test_shapes_dtypes_and_range() -> None:

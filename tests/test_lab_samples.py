@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from featviz_widgets import samples
+from featviz_widgets.lab import samples
 
 EXPECTED_SIZES = {
     "chelsea": (451, 300),
@@ -32,6 +32,14 @@ def test_sample_photos_are_rgb_images_of_known_size(name: str) -> None:
     assert pixels.std() > 20
 
 
+def test_photo_functions_have_their_own_names_and_docstrings() -> None:
+    for name in ("chelsea", "coffee", "astronaut"):
+        loader = getattr(samples, name)
+        assert loader.__name__ == name and loader.__module__ == "featviz_widgets.lab.samples"
+        width, height = EXPECTED_SIZES[name]
+        assert f"RGB {width}x{height}" in loader.__doc__ and f">>> {name}().size" in loader.__doc__
+
+
 def test_load_sample_matches_the_named_function() -> None:
     assert np.array_equal(np.asarray(samples.load_sample("coffee")), np.asarray(samples.coffee()))
     assert set(samples.SAMPLE_NAMES) == set(EXPECTED_SIZES)
@@ -40,6 +48,8 @@ def test_load_sample_matches_the_named_function() -> None:
 def test_load_sample_unknown_name_lists_the_choices() -> None:
     with pytest.raises(ValueError, match="chelsea, coffee"):
         samples.load_sample("dog")
+    with pytest.raises(ValueError, match="Did you mean 'coffee'"):
+        samples.load_sample("cofee")
 
 
 def test_missing_scikit_image_names_the_dependency_and_the_fix(monkeypatch) -> None:
@@ -48,7 +58,7 @@ def test_missing_scikit_image_names_the_dependency_and_the_fix(monkeypatch) -> N
     monkeypatch.setitem(sys.modules, "skimage.data", None)
     with pytest.raises(ImportError, match=r"scikit-image.*pip install scikit-image") as info:
         samples.chelsea()
-    assert "chelsea()" in str(info.value)
+    assert "featviz_widgets.lab.samples.chelsea()" in str(info.value)
     assert isinstance(info.value.__cause__, ImportError)
     # grace_hopper comes from matplotlib and still works without scikit-image.
     assert samples.grace_hopper().size == EXPECTED_SIZES["grace_hopper"]

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from featviz_widgets import prepare_image
-from featviz_widgets.datasets import CLASS_NAMES, make_patterns
-from featviz_widgets.models import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
+from featviz_widgets.inputs import IMAGENET_MEAN, IMAGENET_STD
+from featviz_widgets.lab.patterns import CLASS_NAMES, make_patterns
+from featviz_widgets.lab.tiny_cnn import (
     TinyCNN,
     TrainHistory,
     evaluate,

@@ -131,6 +131,8 @@ def test_video_folding_dtype_and_bad_hint() -> None:
     assert to_channel_maps(np.ones((2, 3, 3), np.uint8)).maps.dtype == np.float32
     with pytest.raises(ValueError, match="unknown layout hint"):
         to_channel_maps(np.zeros((3, 4, 4)), hint="nhwc")
+    with pytest.raises(ValueError, match="Did you mean 'channels_last'"):
+        to_channel_maps(np.zeros((3, 4, 4)), hint="channel_last")
     assert set(HINTS) >= {"channels_first", "channels_last", "tokens", "windows"}
 
 

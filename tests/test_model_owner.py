@@ -136,9 +136,9 @@ def test_a_click_past_the_wait_limit_is_told_who_holds_the_model() -> None:
     worker.start()
     holding.wait(5)
     try:
-        with pytest.raises(ModelBusy, match="Maximize is running: Cancel it or wait"):
-            with owner.using(timeout=0.05):
-                pass
+        busy = pytest.raises(ModelBusy, match="Maximize is running: Cancel it or wait")
+        with busy, owner.using(timeout=0.05):
+            pass
     finally:
         release.set()
         worker.join(5)

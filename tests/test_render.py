@@ -1,4 +1,4 @@
-"""featviz_widgets.render against independent references: the seed's loop tiling, NumPy float64 formulas,
+"""featviz_widgets.render against independent references: a tutorial's loop tiling, NumPy float64 formulas,
 matplotlib's own colormaps, and PIL decoding of what we encode."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from PIL import Image
 from skimage import data
 
 from featviz_widgets import render
+from featviz_widgets.inputs import normalization
 from featviz_widgets.render import NORMALIZATIONS, GridLayout
 from featviz_widgets.render._grid import _downscale
 
@@ -29,8 +30,8 @@ def resnet_acts() -> dict[str, np.ndarray]:
     model = torchvision.models.resnet18().eval()
     photo = np.asarray(Image.fromarray(data.chelsea()).resize((224, 224)), dtype=np.float32) / 255
     x = torch.from_numpy(photo).permute(2, 0, 1)[None]
-    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
-    x = (x - mean[:, None, None]) / std[:, None, None]
+    mean, std = (torch.tensor(v)[:, None, None] for v in normalization(None))
+    x = (x - mean) / std
     names = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")
     acts: dict[str, np.ndarray] = {}
     modules = dict(model.named_modules())
@@ -55,8 +56,9 @@ def no_warnings():
         yield
 
 
-def seed_grid_gray_image(imgs: np.ndarray, each_row: int) -> np.ndarray:
-    """Seed 000's loop-based tiling, re-implemented verbatim as the reference (float, no padding)."""
+def loop_grid_gray_image(imgs: np.ndarray, each_row: int) -> np.ndarray:
+    """The loop-based tiling of the PyTorch hook tutorials (per-channel min-max, np.hstack per map,
+    np.vstack per row) as the reference (float, no padding)."""
     row_num = imgs.shape[0] // each_row
     for i in range(row_num):
         img = imgs[i * each_row]
@@ -72,17 +74,17 @@ def seed_grid_gray_image(imgs: np.ndarray, each_row: int) -> np.ndarray:
 @pytest.mark.parametrize(
     ("layer", "cols"), [("conv1", 8), ("layer1", 8), ("layer2", 16), ("layer3", 16)]
 )
-def test_grid_equals_seed_loop_tiling(resnet_acts, layer, cols):
+def test_grid_equals_loop_tiling_reference(resnet_acts, layer, cols):
     acts = resnet_acts[layer]
-    with np.errstate(all="ignore"):  # the seed divides by zero on constant channels
-        expected = seed_grid_gray_image(acts, cols)
+    with np.errstate(all="ignore"):  # the reference divides by zero on constant channels
+        expected = loop_grid_gray_image(acts, cols)
     got = render.grid(acts, cols, pad=0, min_tile=1, cmap=None)
     assert got.shape == expected.shape
     finite = np.isfinite(expected)
     np.testing.assert_allclose(got[finite], expected[finite], rtol=0, atol=1e-6)
     assert np.all(
         got[~finite] == 0.5
-    )  # where the seed produced NaN (constant channel) we draw mid grey
+    )  # where the reference produced NaN (constant channel) we draw mid grey
 
 
 def test_grid_rgb_is_matplotlib_colormap_of_the_float_grid(resnet_acts):
@@ -330,7 +332,9 @@ def test_bad_input_names_the_fix():
         render.grid(acts[0, 0], 2)
     with pytest.raises(ValueError, match="channel, layer, meanstd, percentile, signed"):
         render.grid(acts, 2, norm="minmax")
-    with pytest.raises(ValueError, match="did you mean 'viridis'.*matplotlib.colormaps"):
+    with pytest.raises(ValueError, match="Did you mean 'channel'"):
+        render.grid(acts, 2, norm="chanel")
+    with pytest.raises(ValueError, match="Did you mean 'viridis'.*matplotlib.colormaps"):
         render.grid(acts, 2, cmap="virdis")
     with pytest.raises(ValueError, match="cols must be >= 1"):
         render.grid(acts, 0)
@@ -407,3 +411,52 @@ def test_downscale_matches_a_float64_block_mean():
     padded[:, :11, :7] = x
     expected = np.nanmean(padded.reshape(2, 4, 3, 3, 3, 3), axis=(2, 4))
     np.testing.assert_allclose(small, expected, rtol=1e-5, atol=1e-6)
+
+
+def _tile_rgb_reference(images: list[np.ndarray], cols: int, pad: int) -> np.ndarray:
+    """Independent reference: a white canvas and one slice assignment per picture."""
+    h, w = images[0].shape[:2]
+    cols = min(cols, len(images))
+    rows = -(-len(images) // cols)
+    out = np.full((rows * h + (rows - 1) * pad, cols * w + (cols - 1) * pad, 3), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+    return out
+
+
+@pytest.mark.parametrize(
+    ("n", "cols", "pad"), [(1, 1, 2), (5, 3, 2), (6, 3, 0), (4, 9, 1), (7, 2, 3)]
+)
+def test_tile_rgb_matches_a_loop_reference(n, cols, pad):
+    rng = np.random.default_rng(n)
+    images = [rng.integers(0, 256, (5, 7, 3), dtype=np.uint8) for _ in range(n)]
+    got = render.tile_rgb(images, cols, pad=pad)
+    assert got.dtype == np.uint8 and got.flags.c_contiguous
+    assert np.array_equal(got, _tile_rgb_reference(images, cols, pad))
+    assert np.array_equal(render.tile_rgb(np.stack(images), cols, pad=pad), got)  # [N, H, W, 3] too
+
+
+def test_tile_rgb_rejects_what_it_cannot_tile():
+    picture = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="at least one image"):
+        render.tile_rgb([], 2)
+    with pytest.raises(ValueError, match="one size"):
+        render.tile_rgb([picture, np.zeros((5, 4, 3), np.uint8)], 2)
+    with pytest.raises(ValueError, match=r"uint8 \[H, W, 3\]"):
+        render.tile_rgb([picture.astype(np.float32)], 2)
+    with pytest.raises(ValueError, match="cols must be >= 1"):
+        render.tile_rgb([picture], 0)
+
+
+def test_signed_scale_is_one_rule_for_activations_and_weight_matrices():
+    values = np.array([[-2.0, -1.0, 0.0, 0.5, 4.0]], dtype=np.float32)
+    signed = render.normalize(values, "signed")
+    np.testing.assert_allclose(signed, values / 8.0 + 0.5, atol=1e-7)
+    assert signed[0, 2] == 0.5  # zero lands exactly on the centre of a diverging colormap
+    weight = np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32)
+    weight[3, :10] = 0.0
+    image = render.kernels(weight, cmap="RdBu_r")[::2, ::2]  # 64 x 64 is stretched x2 both ways
+    assert (image[3, :10] == render.colormap_lut("RdBu_r")[128]).all()
+    reference = render.colorize(weight / (2.0 * np.abs(weight).max()) + 0.5, "RdBu_r")
+    assert np.mean(np.all(image == reference, axis=2)) > 0.99  # float32 vs float64: rare steps

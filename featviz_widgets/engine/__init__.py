@@ -8,9 +8,9 @@ re-entrant lock per model, the state snapshot and restore (no hooks left, traini
 device/dtype and the input size the model accepts. Captured activations that live on (in the
 explorer) are kept under one process-wide memory budget (:func:`set_memory_budget`).
 
-Submodules: ``_capture`` (list_layers, list_nodes, capture, Capture, survey), ``_recorder`` (the
-one hook mechanism and the output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot,
-device, dtype), ``owner`` (ModelOwner), ``budget`` (the memory budget).
+Submodules: ``_capture`` (list_layers, list_nodes, capture, Capture, survey, survey_nodes),
+``_recorder`` (the one hook mechanism and the output-naming grammar), ``_fx`` (graph nodes),
+``_state`` (snapshot, device, dtype), ``owner`` (ModelOwner), ``budget`` (the memory budget).
 
 Examples
 --------
@@ -32,6 +32,7 @@ from ._capture import (
     list_layers,
     list_nodes,
     survey,
+    survey_nodes,
 )
 from ._recorder import CaptureKey, base_name, parse_key
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
@@ -61,4 +62,5 @@ __all__ = [
     "preserved_state",
     "set_memory_budget",
     "survey",
+    "survey_nodes",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "model_dtype",
     "preserved_state",
     "survey",
+    "survey_nodes",
 ]
 
 
@@ -153,6 +154,34 @@ def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Su
         with forward_hooks(model, names, recorder.record, prepend=True):
             _run(model, lambda: model(_model_input(model, x)), what, x)
     return Survey(recorder.shapes, recorder.calls, recorder.output)
+
+
+def survey_nodes(model: nn.Module, x: Tensor) -> dict[str, tuple[int, ...]]:
+    """Run ``model`` once through its FX graph keeping every node's output shape, not tensors.
+
+    The graph-node counterpart of :func:`survey`: keys are :func:`list_nodes` names (parts of
+    tuple/dict outputs as ``name[0]``), in graph order, the input placeholder first. Raises
+    ValueError, naming the trace failure, when torch.fx cannot trace the model.
+
+    Examples
+    --------
+    >>> survey_nodes(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), torch.zeros(1, 2))
+    {'input': (1, 2), '0': (1, 3), '1': (1, 3)}
+    """
+    check_model(model)
+    _check_input(x)
+    names = _fx.node_names(model)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def store(name: str, value: Any) -> None:
+        for key, tensor in flatten(name, value):
+            shapes[key] = tuple(int(s) for s in tensor.shape)
+
+    what = f"the graph node shapes of {type(model).__name__}"
+    with owner_for(model).using(), torch.no_grad():
+        to_eval(model)
+        _run(model, lambda: _fx.capture_nodes(model, _model_input(model, x), names, store), what, x)
+    return shapes
 
 
 def list_nodes(model: nn.Module) -> list[str]:

@@ -13,9 +13,9 @@ by :func:`parse_key`, with one grammar:
 
 from __future__ import annotations
 
-import weakref
 import ast
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass

@@ -9,10 +9,13 @@ how to prime the cache.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
+from featviz_widgets._text import did_you_mean
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,37 +39,32 @@ _SKIMAGE_HINT = (
 )
 
 
-def chelsea() -> Image.Image:
-    """Chelsea the cat (scikit-image), RGB 451x300.
-
-    Examples
-    --------
-    >>> chelsea().size
-    (451, 300)
-    """
-    return _skimage_photo("chelsea")
+# scikit-image's photos: name (a function of skimage.data) -> (what it shows, (width, height)).
+_SKIMAGE_PHOTOS: dict[str, tuple[str, tuple[int, int]]] = {
+    "chelsea": ("Chelsea the cat", (451, 300)),
+    "coffee": ("A cup of coffee", (600, 400)),
+    "astronaut": ("Astronaut Eileen Collins", (512, 512)),
+}
 
 
-def coffee() -> Image.Image:
-    """A cup of coffee (scikit-image), RGB 600x400.
+def _skimage_sample(name: str) -> Callable[[], Image.Image]:
+    """The public loader of scikit-image's photo ``name``, with its own name and docstring."""
+    subject, (width, height) = _SKIMAGE_PHOTOS[name]
 
-    Examples
-    --------
-    >>> coffee().mode
-    'RGB'
-    """
-    return _skimage_photo("coffee")
+    def load() -> Image.Image:
+        return _skimage_photo(name)
+
+    load.__name__ = load.__qualname__ = name
+    load.__doc__ = (
+        f"{subject} (scikit-image), RGB {width}x{height}.\n\n"
+        f"    Examples\n    --------\n    >>> {name}().size\n    ({width}, {height})\n"
+    )
+    return load
 
 
-def astronaut() -> Image.Image:
-    """Astronaut Eileen Collins (scikit-image), RGB 512x512.
-
-    Examples
-    --------
-    >>> astronaut().size
-    (512, 512)
-    """
-    return _skimage_photo("astronaut")
+chelsea = _skimage_sample("chelsea")
+coffee = _skimage_sample("coffee")
+astronaut = _skimage_sample("astronaut")
 
 
 def grace_hopper() -> Image.Image:
@@ -94,7 +92,10 @@ def load_sample(name: str) -> Image.Image:
     (600, 400)
     """
     if name not in SAMPLE_NAMES:
-        raise ValueError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLE_NAMES)}")
+        raise ValueError(
+            f"unknown sample {name!r}; choose one of {', '.join(SAMPLE_NAMES)}."
+            f"{did_you_mean(name, SAMPLE_NAMES)}"
+        )
     return globals()[name]()
 
 
@@ -102,7 +103,7 @@ def _skimage_photo(name: str) -> Image.Image:
     try:
         data = importlib.import_module("skimage.data")
     except ImportError as err:
-        raise ImportError(f"featviz_widgets.samples.{name}() {_SKIMAGE_HINT}") from err
+        raise ImportError(f"featviz_widgets.lab.samples.{name}() {_SKIMAGE_HINT}") from err
     from PIL import Image
 
     return Image.fromarray(getattr(data, name)()).convert("RGB")

@@ -1,6 +1,6 @@
 """A tiny CNN and a training helper for the teaching lab.
 
-``TinyCNN`` is small enough to train from scratch on :func:`featviz_widgets.datasets.make_patterns`
+``TinyCNN`` is small enough to train from scratch on :func:`featviz_widgets.lab.patterns.make_patterns`
 in seconds on a laptop CPU, and its first layer (``conv1``, eight 5x5 kernels) is large enough to
 show the kernels turning into edge and stripe detectors.
 """
@@ -15,7 +15,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from featviz_widgets.datasets import PatternDataset
+# IMAGENET_MEAN / IMAGENET_STD are re-exported: they were public here before inputs.py owned them.
+from featviz_widgets.inputs import IMAGENET_MEAN, IMAGENET_STD, normalization
+from featviz_widgets.lab.patterns import PatternDataset
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -27,8 +29,6 @@ __all__ = [
     "train",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # conv1's SGD learning rate, relative to the Adam learning rate of the other layers.
 _CONV1_LR_SCALE = 7.0
 
@@ -45,10 +45,11 @@ def standardize(images: torch.Tensor) -> torch.Tensor:
     >>> standardize(torch.ones(1, 3, 2, 2))[0, :, 0, 0]
     tensor([2.2489, 2.4286, 2.6400])
     """
-    if images.dim() != 4 or images.shape[1] != len(IMAGENET_MEAN):
+    if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"expected [N, 3, H, W] images, got shape {tuple(images.shape)}")
-    mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=images.dtype).view(1, -1, 1, 1)
+    mean, std = (
+        torch.tensor(values, dtype=images.dtype).view(1, -1, 1, 1) for values in normalization(None)
+    )
     return (images - mean) / std
 
 
@@ -158,7 +159,7 @@ def train(
 
     Examples
     --------
-    >>> from featviz_widgets.datasets import make_patterns
+    >>> from featviz_widgets.lab.patterns import make_patterns
     >>> history = train(TinyCNN(), make_patterns(700), epochs=1)
     >>> len(history.loss)
     1
@@ -219,7 +220,7 @@ def evaluate(model: nn.Module, dataset: PatternDataset, batch_size: int = 512) -
 
     Examples
     --------
-    >>> from featviz_widgets.datasets import make_patterns
+    >>> from featviz_widgets.lab.patterns import make_patterns
     >>> 0.0 <= evaluate(TinyCNN(), make_patterns(70)) <= 1.0
     True
     """

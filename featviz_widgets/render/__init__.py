@@ -1,7 +1,7 @@
 """Rendering: NumPy activations and weights in, uint8 images and PNG bytes out.
 
 Imports NumPy, PIL and matplotlib's colormap registry only (no figures, no torch). Split by job:
-``_norm`` (normalize), ``_color`` (lookup tables), ``_grid`` (channel grids, single maps, frames),
+``_norm`` (normalize), ``_color`` (lookup tables), ``_grid`` (channel grids, single maps, frames, picture sheets),
 ``_maps`` (aggregate, overlay, strips), ``_kernels`` (weights), ``_stats`` (ranking), ``_encode`` (PNG/JPEG).
 
 Typical use: ``to_png(grid(acts, cols=16))``; in a widget, ``grid_png(...)`` is the same picture, faster.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ._color import NAN_COLOR, PAD_COLOR, colorize, colormap_lut
 from ._encode import to_jpeg, to_png
-from ._grid import GridLayout, frames, grid, grid_layout, grid_png, single
+from ._grid import GridLayout, frames, grid, grid_layout, grid_png, single, tile_rgb
 from ._kernels import kernels
 from ._maps import AGGREGATES, aggregate, overlay, vector_strip
 from ._norm import NORMALIZATIONS, normalize
@@ -36,6 +36,7 @@ __all__ = [
     "normalize",
     "overlay",
     "single",
+    "tile_rgb",
     "to_jpeg",
     "to_png",
     "top_k",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 
 import numpy as np
+
+from .._text import did_you_mean
 
 NAN_COLOR = (255, 0, 255)  # magenta: not in any sequential colormap, so non-finite values stand out
 PAD_COLOR = (255, 255, 255)  # separators and empty grid slots: the notebook background
@@ -34,11 +35,9 @@ def _lut(name: str) -> np.ndarray:
         cmap = matplotlib.colormaps[name]
     except KeyError:
         names = sorted(matplotlib.colormaps)
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
         raise ValueError(
-            f"unknown colormap {name!r}; {hint}use a matplotlib colormap name, e.g. "
-            f"{', '.join(_COMMON)} (all {len(names)}: sorted(matplotlib.colormaps))"
+            f"unknown colormap {name!r}.{did_you_mean(name, names, n=3)} Use a matplotlib "
+            f"colormap name, e.g. {', '.join(_COMMON)} (all {len(names)}: sorted(matplotlib.colormaps))"
         ) from None
     # the 256 entries cmap(x) picks with index floor(x * 256); other sizes sampled at bin centres
     rgba = cmap(np.arange(256)) if cmap.N == 256 else cmap((np.arange(256) + 0.5) / 256)

@@ -2,11 +2,13 @@
 
 The pipeline is separable so a widget can redo only what changed: ``normalize`` (statistics, once per
 layer and mode) -> ``grid(x01, norm=None, ...)`` (quantize, tile, one lookup-table ``np.take``).
+``tile_rgb`` lays out ready-made RGB pictures (optimized images, overlays) with the same tiling core.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,6 +200,38 @@ def _tile(arr: np.ndarray, layout: GridLayout, fill: float | int) -> np.ndarray:
         ]
     flat = canvas.reshape(rows * (h * s + pad), cols * (w * s + pad), *rest)
     return flat[: layout.height, : layout.width]
+
+
+def tile_rgb(images: Sequence[np.ndarray] | np.ndarray, cols: int, pad: int = 2) -> np.ndarray:
+    """Tile same-size uint8 ``[H, W, 3]`` pictures row by row, ``cols`` per row: uint8 ``[H', W', 3]``.
+
+    Separators (``pad`` pixels) and the empty slots of a partial last row are white (``PAD_COLOR``);
+    ``cols`` shrinks to the number of pictures. ``images`` is a list of pictures or one
+    ``[N, H, W, 3]`` array. Pictures keep their pixels: no normalization, no scaling.
+
+    Examples
+    --------
+    >>> tile_rgb([np.zeros((4, 5, 3), np.uint8)] * 3, cols=2).shape  # 2 rows, 2 columns, 2-px gaps
+    (10, 12, 3)
+    """
+    pictures = [np.asarray(image) for image in images]
+    if not pictures:
+        raise ValueError("tile_rgb needs at least one image")
+    first = pictures[0]
+    if first.dtype != np.uint8 or first.ndim != 3 or first.shape[2] != 3:
+        raise ValueError(
+            f"tile_rgb expects uint8 [H, W, 3] pictures, got {first.dtype} {first.shape}"
+        )
+    odd = next((p for p in pictures if p.shape != first.shape or p.dtype != np.uint8), None)
+    if odd is not None:
+        raise ValueError(
+            f"tile_rgb needs pictures of one size and dtype: {first.dtype} {first.shape} and "
+            f"{odd.dtype} {odd.shape}; resize them first"
+        )
+    n, (h, w) = len(pictures), first.shape[:2]
+    cols, pad = min(_check_int("cols", cols, 1), n), _check_int("pad", pad, 0)
+    layout = GridLayout(-(-n // cols), cols, h, w, pad, scale=1, start=0, count=n)
+    return np.ascontiguousarray(_tile(np.stack(pictures), layout, fill=255))
 
 
 def _indexed(acts, layout: GridLayout, norm: str | None, levels: int) -> np.ndarray:

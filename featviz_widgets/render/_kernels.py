@@ -8,7 +8,7 @@ import numpy as np
 
 from ._color import _palette, _quantize
 from ._grid import _check_int, _downscale, _tile, grid, grid_layout
-from ._norm import _min_max, _normalize
+from ._norm import _min_max, _normalize, _signed01
 
 # default page of a general conv: whole output kernels, up to this many slices
 _SLICES_PER_PAGE = 1024
@@ -31,7 +31,7 @@ def kernels(
     - conv ``[out, 3, kh, kw]``: one RGB tile per output kernel, min-max over the whole kernel;
     - conv ``[out, 1, kh, kw]`` (depthwise or one input channel): one grey tile per output kernel;
     - other conv ``[out, in, kh, kw]``: one row of ``in`` grey slices per output kernel (wrapped at
-      ``cols``, default ``min(in, 64)``), each slice min-max normalized (seed 004);
+      ``cols``, default ``min(in, 64)``), each slice min-max normalized on its own;
     - Linear ``[out, in]`` and 1x1 convs: the matrix as one heat image, zero-centred (``"signed"``) with
       ``cmap`` ``"RdBu_r"`` (negative blue, positive red); rows are outputs. The colour scale is the
       whole matrix's, so every page of rows uses the same colours; a page over ``max_pixels`` is
@@ -124,15 +124,3 @@ def _peak(matrix: np.ndarray) -> float:
         lo_a, hi_a = _min_max(flat, np.isfinite(flat))
         lo, hi = float(lo_a[0]), float(hi_a[0])
     return max(abs(lo), abs(hi))
-
-
-def _signed01(values: np.ndarray, peak: float) -> np.ndarray:
-    """``normalize(..., "signed")`` with a given peak: 0 -> 0.5; NaN where not finite."""
-    if peak == 0.0:  # all zeros (or nothing finite): the constant-channel rule
-        out = np.full(values.shape, 0.5, dtype=np.float32)
-    else:
-        with np.errstate(all="ignore"):  # inf inputs overflow harmlessly; they are masked below
-            out = values.astype(np.float32) * np.float32(0.5 / peak) + np.float32(0.5)
-        np.clip(out, 0.0, 1.0, out=out)
-    out[~np.isfinite(values)] = np.nan
-    return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._text import did_you_mean
+
 NORMALIZATIONS = ("channel", "layer", "meanstd", "percentile", "signed")
 
 
@@ -56,7 +58,8 @@ def _as_channels(acts: np.ndarray) -> np.ndarray:
 def _check_mode(mode: str) -> None:
     if mode not in NORMALIZATIONS:
         raise ValueError(
-            f"unknown normalization {mode!r}; choose one of {', '.join(NORMALIZATIONS)}"
+            f"unknown normalization {mode!r}; choose one of {', '.join(NORMALIZATIONS)}."
+            f"{did_you_mean(mode, NORMALIZATIONS)}"
         )
 
 
@@ -70,16 +73,30 @@ def _normalize(page: np.ndarray, mode: str, layer: np.ndarray) -> np.ndarray:
         lo, span = _layer_scale(layer, page, finite)
     else:
         lo, span = _CHANNEL_SCALES[mode](flat, finite)
+    return _scale01(flat, lo, span, finite).reshape(page.shape)
+
+
+def _scale01(
+    flat: np.ndarray, lo: np.ndarray, span: np.ndarray, finite: np.ndarray | None
+) -> np.ndarray:
+    """``(x - lo) / span`` per row of float32 ``flat``, clipped to [0, 1].
+
+    Computed about the row's midpoint, ``(x - mid) / span + 0.5``, so the midpoint itself (0 in the
+    "signed" mode) lands on exactly 0.5. A row whose ``span`` is 0 (a constant channel) becomes 0.5;
+    values where ``finite`` is False become NaN (``finite=None``: all values are finite).
+    """
     constant = span == 0
     inv = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, span)).astype(np.float32)
+    mid = (lo + 0.5 * span).astype(np.float32)
     with np.errstate(all="ignore"):  # inf inputs overflow harmlessly; they are masked below
-        out = np.subtract(flat, lo.astype(np.float32)[:, None], dtype=np.float32)
+        out = np.subtract(flat, mid[:, None], dtype=np.float32)
         out *= inv[:, None]
+        out += np.float32(0.5)
     np.clip(out, 0.0, 1.0, out=out)
     out[constant] = 0.5
     if finite is not None:
         out[~finite] = np.nan
-    return out.reshape(page.shape)
+    return out
 
 
 def _masked(flat: np.ndarray, finite: np.ndarray | None, fill: float) -> np.ndarray:
@@ -137,10 +154,25 @@ def _percentile_scale(flat, finite):
     return lo, hi - lo
 
 
+def _signed_range(peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, span) of the "signed" mode: ``[-peak, peak]`` -> [0, 1], so 0 -> 0.5."""
+    return -peak, 2.0 * peak
+
+
 def _signed_scale(flat, finite):
     lo, hi = _min_max(flat, finite)
-    peak = np.maximum(np.abs(lo), np.abs(hi))
-    return -peak, 2.0 * peak
+    return _signed_range(np.maximum(np.abs(lo), np.abs(hi)))
+
+
+def _signed01(values: np.ndarray, peak: float) -> np.ndarray:
+    """``normalize(values[None], "signed")`` with a given ``peak`` instead of the values' own.
+
+    For one page of a larger array (a Linear weight matrix) drawn on the whole array's colour scale.
+    """
+    flat = np.asarray(values, dtype=np.float32).reshape(1, -1)
+    finite = np.isfinite(flat)
+    lo, span = _signed_range(np.array([peak], dtype=np.float64))
+    return _scale01(flat, lo, span, None if finite.all() else finite).reshape(np.shape(values))
 
 
 _CHANNEL_SCALES = {

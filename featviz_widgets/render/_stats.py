@@ -1,4 +1,4 @@
-"""Per-channel statistics for captions and for ranking channels (seed 003's strongest channel)."""
+"""Per-channel statistics for captions and for ranking channels (e.g. the most active one, to overlay)."""
 
 from __future__ import annotations
 
