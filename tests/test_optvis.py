@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from support import FixedSizeCNN, assert_model_unchanged, make_tiny_cnn, model_state
+from support import FixedSizeCNN, assert_model_unchanged, hook_count, make_tiny_cnn, model_state
 from torch import nn
 
-from featviz_widgets.optvis import MaximizeSettings, Objective, maximize, objectives, params
+from featviz_widgets.engine import capture, owner_for
+from featviz_widgets.optvis import (
+    MaximizeResult,
+    MaximizeSettings,
+    Objective,
+    maximize,
+    objectives,
+    params,
+)
 from featviz_widgets.optvis import transforms as T
 
 SMALL = MaximizeSettings(steps=20, size=32, preview_every=5)
@@ -66,6 +74,17 @@ def test_image_returns_params_that_drive_the_image() -> None:
     (p,), image_fn = params.image(16, batch=3, generator=torch.Generator().manual_seed(0))
     image_fn().sum().backward()
     assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_image_builds_both_presets_images() -> None:
+    gens = [torch.Generator().manual_seed(3)]
+    (p,), rgb = params.image(8, fft=False, decorrelate=False, sigmoid=False, sd=0.1, mean=0.5,
+                             generator=gens)  # fmt: skip
+    expected = torch.randn((1, 3, 8, 8), generator=torch.Generator().manual_seed(3)) * 0.1 + 0.5
+    torch.testing.assert_close(rgb().detach(), expected)
+    assert rgb() is p  # no colour change, no sigmoid: the parameters are the image
+    with pytest.raises(ValueError, match="fft=False"):
+        params.image(8, mean=0.5)
 
 
 # -- transforms ------------------------------------------------------------------------------
@@ -401,10 +420,10 @@ def test_state_restored_after_an_exception(where: str) -> None:
         Objective(broken, layers=["conv2"], name="broken") if where == "objective" else ("conv2", 1)
     )
     if where == "forward":  # a model that fails after the hooks are on
-        model.fc = nn.Linear(3, 3)  # wrong in_features: fc raises
+        model.fc = nn.Linear(3, 3)  # wrong in_features: fc raises, at 224 x 224 too
         target = objectives.class_logit(0) + objectives.channel("bn2", 0)
         before = model_state(model)
-    with pytest.raises((ZeroDivisionError, RuntimeError)):
+    with pytest.raises((ZeroDivisionError, ValueError)):
         maximize(model, target, settings=_settings(steps=5), on_step=on_step)
     assert_model_unchanged(model, before)
 
@@ -426,8 +445,13 @@ def test_on_step_previews_first_image_every_preview_every_steps() -> None:
 def test_forward_stops_after_the_deepest_needed_layer() -> None:
     model = make_tiny_cnn()
     ran: list[str] = []
+
+    def note(name: str) -> None:  # the scored forwards only, not the first step's shapes survey
+        if torch.is_grad_enabled():
+            ran.append(name)
+
     handles = [
-        getattr(model, n).register_forward_pre_hook(lambda m, i, n=n: ran.append(n))
+        getattr(model, n).register_forward_pre_hook(lambda m, i, n=n: note(n))
         for n in ("conv2", "fc")
     ]
     try:
@@ -454,7 +478,7 @@ def test_grayscale_models_and_weights_normalization() -> None:
     assert image.shape == (32, 32, 3) and np.array_equal(image[..., 0], image[..., 2])
 
     class Preprocess:
-        mean, std = (0.5,), (0.5,)
+        resize_size, mean, std = [32], (0.5,), (0.5,)
 
     class Weights:
         def transforms(self) -> Preprocess:
@@ -462,7 +486,7 @@ def test_grayscale_models_and_weights_normalization() -> None:
 
     other = maximize(model, ("conv1", 0), settings=_settings(steps=3), weights=Weights())
     assert not np.array_equal(other.images[0], image)  # different input statistics, other picture
-    with pytest.raises(TypeError, match="WeightsEnum"):
+    with pytest.raises(TypeError, match="weights enum member"):
         maximize(model, ("conv1", 0), settings=_settings(steps=1), weights=object())
 
 
@@ -498,13 +522,177 @@ def test_objective_target_with_batch_and_diversity_gives_distinct_images() -> No
     assert not np.array_equal(result.images[0], result.images[1])
 
 
-def test_classic_preset_is_the_seed_001_recipe() -> None:
+def test_classic_preset_shows_a_mean_std_contrast_stretch() -> None:
     model = make_tiny_cnn()
     result = maximize(model, ("conv2", 3), settings=_settings(preset="classic", steps=5))
     image = result.images[0].astype(float)
-    # deprocess_image: centred on 0.5 with std 0.1 of the [0, 1] range (before rounding/clipping)
+    # centred on 0.5 with std 0.1 of the [0, 1] range (before rounding/clipping)
     assert image.mean() == pytest.approx(127.5, abs=3)
     assert image.std() == pytest.approx(25.5, abs=3)
+
+
+# -- the model lock, input sizes, layer errors ------------------------------------------------
+def test_between_steps_another_thread_sees_the_model_as_its_user_left_it() -> None:
+    model = make_tiny_cnn().train()
+    model.bn1.eval()  # a mixed state
+    model.conv1.weight.requires_grad_(False)
+    before = model_state(model)
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    layers = ["bn1", "conv2", "fc"]
+    expected = capture(model, x, layers)
+    paused, resume = threading.Event(), threading.Event()
+    box: list[object] = []
+
+    def on_step(step: int, value: float, preview: object) -> None:
+        if step == 2:
+            paused.set()
+            resume.wait(60)
+
+    def work() -> None:
+        target = objectives.channel("bn2", 1) + objectives.class_logit(0)
+        try:
+            box.append(maximize(model, target, settings=_settings(steps=4), on_step=on_step))
+        except BaseException as error:  # shown by the asserts below instead of a hang
+            box.append(error)
+            paused.set()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        assert paused.wait(60) and not box, box
+        with owner_for(model).using(timeout=5):  # the lock is free between steps
+            pass
+        assert hook_count(model) == 0
+        now = model_state(model)
+        assert now.training == before.training and now.requires_grad == before.requires_grad
+        during = capture(model, x, layers)
+        assert during.keys() == expected.keys()
+        for key, value in expected.items():
+            assert torch.equal(during[key], value), key
+    finally:
+        resume.set()
+        worker.join(60)
+    assert not worker.is_alive()
+    (result,) = box
+    assert isinstance(result, MaximizeResult), result
+    assert result.steps == 4 and not result.cancelled
+    assert_model_unchanged(model, before)
+
+
+def test_parameter_grads_are_the_same_objects_afterwards() -> None:
+    model = make_tiny_cnn()
+    grad = torch.full_like(model.fc.weight, 0.25)
+    model.fc.weight.grad = grad
+    maximize(model, objectives.class_logit(2), settings=_settings(steps=3))
+    assert model.fc.weight.grad is grad and torch.equal(grad, torch.full_like(grad, 0.25))
+    assert model.conv1.weight.grad is None
+
+
+def _fed_sizes(model: nn.Module, run: object) -> tuple[object, list[tuple[int, ...]]]:
+    """``run()``, and the input shape of every forward of ``model`` during it."""
+    sizes: list[tuple[int, ...]] = []
+    handle = model.register_forward_pre_hook(lambda m, args: sizes.append(tuple(args[0].shape)))
+    try:
+        return run(), sizes
+    finally:
+        handle.remove()
+
+
+@pytest.fixture(scope="module")
+def vit_224() -> nn.Module:
+    torch.manual_seed(0)
+    return torchvision.models.vit_b_16()  # declares image_size=224 and accepts nothing else
+
+
+@pytest.mark.parametrize("preset", ["lucid", "classic"])
+def test_a_vit_that_declares_224_gets_images_resized_to_it(vit_224: nn.Module, preset: str) -> None:
+    before = model_state(vit_224)
+    settings = MaximizeSettings(preset=preset, steps=2, size=48 if preset == "classic" else 128)
+    target = ("encoder.layers.encoder_layer_0", 3)
+    result, sizes = _fed_sizes(vit_224, lambda: maximize(vit_224, target, settings=settings))
+    assert set(sizes) == {(1, 3, 224, 224)}  # the shapes survey and each step's forward
+    assert result.steps == 2 and len(result.history) == 2
+    assert result.images[0].shape == (settings.size, settings.size, 3)
+    assert_model_unchanged(vit_224, before)
+
+
+class DeclaredSizeCNN(FixedSizeCNN):
+    """FixedSizeCNN saying what it takes, the way torchvision's ViT does."""
+
+    image_size = 32
+
+
+class Needs224CNN(nn.Module):
+    """A CNN whose head takes 224 x 224 inputs only and that says nothing about it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 8, stride=8)
+        self.fc = nn.Linear(4 * 28 * 28, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+@pytest.mark.parametrize("preset", ["lucid", "classic"])
+def test_fixed_size_cnns_work_with_default_settings(preset: str) -> None:
+    torch.manual_seed(0)
+    settings = MaximizeSettings(preset=preset, steps=3, preview_every=0)  # size 128
+    declared = DeclaredSizeCNN()
+    target = objectives.channel("conv", 1) + objectives.class_logit(2)
+    result, sizes = _fed_sizes(declared, lambda: maximize(declared, target, settings=settings))
+    assert set(sizes) == {(1, 3, 32, 32)} and result.steps == 3
+    assert result.images[0].shape == (128, 128, 3)
+    silent = Needs224CNN()  # fails at 128, runs at 224: the one fallback size
+    before = model_state(silent)
+    result, sizes = _fed_sizes(silent, lambda: maximize(silent, target, settings=settings))
+    assert sizes[0] == (1, 3, 128, 128) and set(sizes[1:]) == {(1, 3, 224, 224)}
+    assert result.steps == 3 and result.images[0].shape == (128, 128, 3)
+    assert_model_unchanged(silent, before)
+
+
+def test_a_size_the_model_does_not_take_is_a_clear_error() -> None:
+    torch.manual_seed(0)
+    model = FixedSizeCNN()  # takes 32 x 32 only and does not say so
+    before = model_state(model)
+    with pytest.raises(ValueError, match=r"128 x 128.*224 x 224.*MaximizeSettings\(size=") as err:
+        maximize(model, ("conv", 0), settings=MaximizeSettings(steps=2))
+    assert "mat1 and mat2" in str(err.value)  # the model's own reason
+    assert_model_unchanged(model, before)
+    result = maximize(model, ("conv", 0), settings=MaximizeSettings(steps=2, size=32))
+    assert result.steps == 2
+
+
+class _TupleBlock(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, x
+
+
+class _Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.pair = _TupleBlock()
+        self.unused = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"out": self.pair(self.conv(x))[0]}
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (("pair", 0), "layer 'pair' returns tuple, not one tensor"),
+        (("unused", 0), "layer 'unused' never ran"),
+        (objectives.class_logit(0), "the model returns dict, not a tensor of logits"),
+    ],
+)
+def test_layers_that_give_no_single_tensor_are_clear_errors(target: object, message: str) -> None:
+    model = _Branchy()
+    before = model_state(model)
+    with pytest.raises(ValueError, match=message):
+        maximize(model, target, settings=_settings(steps=2))
+    assert_model_unchanged(model, before)
 
 
 # -- real weights ----------------------------------------------------------------------------

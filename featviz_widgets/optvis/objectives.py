@@ -167,26 +167,29 @@ def _check_channel(t: Tensor, layer: str, n: int, axis: int) -> None:
         )
 
 
-def _batch_size(batch: int | None) -> int:
+def _one_layer(
+    fn: Callable[[Activations], Tensor], layer: str, call: str, batch: int | None
+) -> Objective:
+    """An objective that reads ``layer`` and scores image ``batch`` of the batch (None: all images).
+
+    ``call`` is the factory call that made it, without the closing parenthesis (``"channel('l', 3"``);
+    the name adds the batch index to it.
+    """
     if batch is not None and batch < 0:
         raise ValueError(f"batch index must be >= 0, got {batch}")
-    return 1 if batch is None else batch + 1
+    suffix = "" if batch is None else f", batch={batch}"
+    batch_size = 1 if batch is None else batch + 1
+    return Objective(fn, layers=[layer], name=f"{call}{suffix})", batch_size=batch_size)
 
 
-def _suffix(batch: int | None) -> str:
-    return "" if batch is None else f", batch={batch}"
-
-
-def _channel(layer: str, n: int, batch: int | None, axis: int | None, name: str) -> Objective:
+def _channel(layer: str, n: int, batch: int | None, axis: int | None, call: str) -> Objective:
     def fn(acts: Activations) -> Tensor:
         t = _get(acts, layer)
         ax = _channel_axis(acts, layer, t, axis)
         _check_channel(t, layer, n, ax)
         return _images(t, batch).select(ax, n).mean()
 
-    return Objective(
-        fn, layers=[layer], name=f"{name}{_suffix(batch)})", batch_size=_batch_size(batch)
-    )
+    return _one_layer(fn, layer, call, batch)
 
 
 def channel(layer: str, n: int, *, batch: int | None = None, axis: int | None = None) -> Objective:
@@ -260,12 +263,7 @@ def neuron(
         m = _images(t, batch).movedim(ax, 1)
         return m[(slice(None), n, *_grid_position(m, layer, x, y))].mean()
 
-    return Objective(
-        fn,
-        layers=[layer],
-        name=f"neuron({layer!r}, {n}{_suffix(batch)})",
-        batch_size=_batch_size(batch),
-    )
+    return _one_layer(fn, layer, f"neuron({layer!r}, {n}", batch)
 
 
 def layer(layer: str, kind: str = "mean", *, batch: int | None = None) -> Objective:
@@ -283,12 +281,7 @@ def layer(layer: str, kind: str = "mean", *, batch: int | None = None) -> Object
         t = _images(_get(acts, layer), batch)
         return t.mean() if kind == "mean" else t.flatten(1).norm(dim=1).mean()
 
-    return Objective(
-        fn,
-        layers=[layer],
-        name=f"layer({layer!r}, {kind!r}{_suffix(batch)})",
-        batch_size=_batch_size(batch),
-    )
+    return _one_layer(fn, layer, f"layer({layer!r}, {kind!r}", batch)
 
 
 def class_logit(index: int, *, batch: int | None = None) -> Objective:
@@ -333,12 +326,7 @@ def direction(
             )
         return (t.movedim(ax, -1) @ unit.to(device=t.device, dtype=t.dtype)).mean()
 
-    return Objective(
-        fn,
-        layers=[layer],
-        name=f"direction({layer!r}{_suffix(batch)})",
-        batch_size=_batch_size(batch),
-    )
+    return _one_layer(fn, layer, f"direction({layer!r}", batch)
 
 
 def diversity(layer: str, *, axis: int | None = None) -> Objective:

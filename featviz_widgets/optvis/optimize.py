@@ -1,31 +1,42 @@
 """The activation-maximization loop: ``maximize(model, target, ...)``.
 
-The forward stops right after the deepest layer the objective reads, the model's parameters are
-frozen (``requires_grad=False``) during the run so only the image gets gradients, and everything is
-restored afterwards: training flags, ``requires_grad``, hooks - also after a cancel or an exception.
+The model runs only through the engine. Every step's forward and backward hold the model's owner
+(``owner_for(model).using()``): inside, the model is in eval mode with frozen parameters
+(``requires_grad=False``, so only the image gets gradients) and carries the hooks that record the
+objective's layers; the forward stops right after the deepest one. When the block ends the owner
+restores everything (training flags, ``requires_grad``, ``.grad``) and the hooks are gone, so
+between steps - where the ``on_step`` callback and the cancel check run - another thread may
+capture from the model and sees it exactly as its user left it.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..engine import Capture, input_channels, model_device, model_dtype, preserved_state
+from ..engine import Capture, ModelOwner, check_model, owner_for, survey
+from ..engine._recorder import StopForward, forward_hooks
+from ..engine.owner import to_eval
+from ..inputs import normalization
 from ..layout import layout_hints
 from . import params as _params
 from .objectives import OUTPUT, LayerOutputs, Objective, channel
-from .transforms import Transform, compose, standard_transforms
+from .settings import PRESETS, MaximizeResult, MaximizeSettings, _Preset
+from .transforms import Transform, compose
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["PRESETS", "MaximizeResult", "MaximizeSettings", "maximize"]
+
+# Tried once when a model that declares no input size fails at ``settings.size``: the size most
+# ImageNet models accept (and the only one MaxViT's 7 x 7 window partitions accept).
+_FALLBACK_SIZES = (224,)
 
 
 class _Event(Protocol):
@@ -35,203 +46,52 @@ class _Event(Protocol):
 OnStep = Callable[[int, float, "np.ndarray | None"], None]
 
 
-@dataclass(frozen=True)
-class _Preset:
-    fft: bool  # Fourier parametrization (else plain pixels)
-    decorrelate: bool  # optimize in the decorrelated colour basis
-    sigmoid: (
-        bool  # squash to [0, 1] (else shown contrast-stretched like seed 001's deprocess_image)
-    )
-    adam: bool  # Adam on the objective (else plain ascent on gradient / RMS, seed 001)
-    lr: float
-    transforms: Callable[[int], list[Transform]]  # image size -> transforms
-    sd: float  # init noise
-    mean: float  # init grey level (pixels only)
+class _LayerError(ValueError):
+    """The objective's layers cannot give it what it needs (not a problem of the input size)."""
 
 
-PRESETS: dict[str, _Preset] = {
-    # Lucid/Lucent defaults: 1/f Fourier image, decorrelated colour, sigmoid, Adam 0.05, transforms
-    # ending in a resize back to the image size (fixed-size models such as ViT accept no other).
-    "lucid": _Preset(True, True, True, True, 0.05, standard_transforms, 0.01, 0.0),
-    # Seed 001: grey + uniform noise (128 + U[0, 20]) / 255, ascent with step 1/255 per RMS-normalized
-    # gradient, no transforms, shown with deprocess_image's contrast stretch.
-    "classic": _Preset(
-        False, False, False, False, 1 / 255, lambda size: [], 20 / 255 / 12**0.5, 138 / 255
-    ),
-}
+class _LayerForward:
+    """One forward that keeps the first output of each of the objective's layers, with its graph.
 
-
-@dataclass(frozen=True)
-class MaximizeSettings:
-    """Settings of one ``maximize`` run (frozen, so it can key a cache).
-
-    Parameters
-    ----------
-    preset : {"lucid", "classic"}
-        "lucid": Fourier + decorrelated colour + sigmoid + transforms, Adam. "classic": seed 001's grey +
-        noise start, gradient / RMS ascent, contrast-stretched output.
-    steps : int
-        Optimization steps.
-    size : int
-        Height and width of the optimized images.
-    lr : float or None
-        Step size; None takes the preset's (lucid 0.05, classic 1/255).
-    seed : int
-        Same seed -> same pictures. The image for channel ``c`` of a ``(layer, channels)`` target (or
-        image ``i`` of an Objective target) draws init and transforms from its own seeded generator.
-    preview_every : int
-        ``on_step`` gets a preview image every this many steps (and at the last step); 0 = never.
-    batch : int or None
-        Images for an Objective target; None = the objective's ``batch_size``.
-    transforms : tuple of callables or None
-        Robustness transforms; None takes the preset's, ``()`` disables them.
-
-    Examples
-    --------
-    >>> MaximizeSettings(steps=64, size=96).lr is None
-    True
+    ``""`` (``OUTPUT``) is recorded like any layer: the engine's hooks name the model itself so.
+    The layouts (channels-last, tokens, windows) come from a shapes-only ``survey`` before the
+    first forward, and are handed to the objective with the outputs as ``LayerOutputs``.
     """
 
-    preset: str = "lucid"
-    steps: int = 128
-    size: int = 128
-    lr: float | None = None
-    seed: int = 0
-    preview_every: int = 8
-    batch: int | None = None
-    transforms: tuple[Transform, ...] | None = None
+    def __init__(self, layers: Sequence[str]) -> None:
+        self.names = list(dict.fromkeys(layers))
+        self.layouts: dict[str, str] | None = None if set(self.names) - {OUTPUT} else {}
 
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        for name, low in (("steps", 1), ("size", 8), ("preview_every", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if self.batch is not None and self.batch < 1:
-            raise ValueError(f"batch must be >= 1, got {self.batch!r}")
-        if self.transforms is not None:
-            object.__setattr__(self, "transforms", tuple(self.transforms))
-
-
-@dataclass
-class MaximizeResult:
-    """What ``maximize`` returns.
-
-    images: one uint8 ``[H, W, 3]`` array per optimized image (in target order); history: the
-    objective value at every step taken (the sum over images for a list of channels); cancelled:
-    whether ``cancel`` stopped the run; steps: steps taken.
-    """
-
-    images: list[np.ndarray]
-    history: list[float]
-    cancelled: bool
-    steps: int
-
-
-class _StopForward(BaseException):
-    """Raised by the hook on the deepest needed layer; a BaseException so a model's own
-    ``except Exception`` cannot swallow it."""
-
-
-class _Recorder:
-    """Forward hooks on the objective's layers, on for a whole run (per-step hooking costs more than
-    an early layer's forward); ``run(x)`` returns ``{layer: output}`` with the autograd graph, as
-    ``LayerOutputs`` whose ``layouts`` come from the output shapes of every module in the first
-    forward (channels-last, token and window layers keep their channels in the last axis)."""
-
-    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
-        self._model = model
-        self._layers = [name for name in layers if name != OUTPUT]
-        self._need_output = OUTPUT in layers
-        self._acts: dict[str, Tensor] = {}
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
-        self.layouts: dict[str, str] | None = None if self._layers else {}
-
-    def __enter__(self) -> _Recorder:
-        try:
-            for name in self._layers:
-                module = self._model.get_submodule(name)
-                self._handles.append(module.register_forward_hook(self._hook(name)))
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def _hook(self, name: str) -> Callable[[nn.Module, object, object], None]:
-        def hook(module: nn.Module, inputs: object, output: object) -> None:
-            if name in self._acts:  # a module that runs twice: its first call is the one scored
-                return
-            if not isinstance(output, Tensor):
-                raise ValueError(f"layer {name!r} returns {type(output).__name__}, not one tensor")
-            last = len(self._acts) + 1 == len(self._layers) and not self._need_output
-            # Earlier outputs are copied: a later in-place op (ReLU(inplace=True)) would edit them.
-            self._acts[name] = output if last else output.clone()
-            if last:
-                raise _StopForward
-
-        return hook
-
-    def run(self, x: Tensor) -> LayerOutputs:
-        if self.layouts is None:  # first forward: learn every layer's layout from the shapes
-            with _shape_probe(self._model) as shapes:
-                acts = self._forward(x)
-            self.layouts = layout_hints(self._model, shapes)
-        else:
-            acts = self._forward(x)
+    def __call__(self, model: nn.Module, x: Tensor) -> LayerOutputs:
+        if self.layouts is None:
+            shapes = survey(model, x.detach(), what="the layer layouts for maximize").shapes
+            sized = {key: SimpleNamespace(shape=shape) for key, shape in shapes.items()}
+            self.layouts = layout_hints(model, sized)
+        acts: dict[str, Tensor] = {}
+        with forward_hooks(model, self.names, lambda name, out: self._record(acts, name, out)):
+            try:
+                model(x)
+            except StopForward:  # every layer ran: the forward went no further than needed
+                return LayerOutputs(acts, self.layouts)
+        missing = [name for name in self.names if name not in acts]
+        if missing:
+            raise _LayerError(f"layer {missing[0]!r} never ran in the forward")
         return LayerOutputs(acts, self.layouts)
 
-    def _forward(self, x: Tensor) -> dict[str, Tensor]:
-        self._acts = {}
-        try:
-            output = self._model(x)
-        except _StopForward:
-            return self._acts
-        for name in self._layers:
-            if name not in self._acts:
-                raise ValueError(f"layer {name!r} never ran in the forward")
-        if self._need_output:
-            if not isinstance(output, Tensor):
-                raise ValueError(
+    def _record(self, acts: dict[str, Tensor], name: str, output: object) -> None:
+        if name in acts:  # a module that runs twice: its first call is the one scored
+            return
+        if not isinstance(output, Tensor):
+            if name == OUTPUT:
+                raise _LayerError(
                     f"the model returns {type(output).__name__}, not a tensor of logits"
                 )
-            self._acts[OUTPUT] = output
-        return self._acts
-
-
-@contextmanager
-def _shape_probe(model: nn.Module) -> Iterator[dict[str, object]]:
-    """Record the output shape of every module, keyed like ``capture`` (``name``, ``name#2``,
-    ``name[0]``) in execution order, for ``layout_hints``; the hooks run before the objective's."""
-    shapes: dict[str, object] = {}
-    calls: dict[str, int] = {}
-
-    def record(name: str, output: object) -> None:
-        calls[name] = calls.get(name, 0) + 1
-        key = name if calls[name] == 1 else f"{name}#{calls[name]}"
-        parts = output if isinstance(output, tuple | list) else (output,)
-        for i, part in enumerate(parts):
-            if isinstance(part, Tensor):
-                label = key if part is output else f"{key}[{i}]"
-                shapes[label] = SimpleNamespace(shape=tuple(part.shape))
-
-    handles = [
-        module.register_forward_hook(lambda m, i, o, name=name: record(name, o), prepend=True)
-        for name, module in model.named_modules()
-        if name
-    ]
-    try:
-        yield shapes
-    finally:
-        for handle in handles:
-            handle.remove()
+            raise _LayerError(f"layer {name!r} returns {type(output).__name__}, not one tensor")
+        last = len(acts) + 1 == len(self.names)
+        # Earlier outputs are copied: a later in-place op (ReLU(inplace=True)) would edit them.
+        acts[name] = output if last else output.clone()
+        if last:
+            raise StopForward
 
 
 def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[int]]:
@@ -267,59 +127,103 @@ def _image_seed(seed: int, key: int) -> int:
 
 
 def _normalization(weights: object, channels: int) -> tuple[Tensor, Tensor]:
-    mean, std = IMAGENET_MEAN, IMAGENET_STD
-    if weights is not None:
-        make = getattr(weights, "transforms", None)
-        if not callable(make):
-            raise TypeError(f"weights must be a torchvision WeightsEnum member, got {weights!r}")
-        preprocess = make()
-        mean, std = getattr(preprocess, "mean", mean), getattr(preprocess, "std", std)
+    """``weights``' mean/std (ImageNet's without weights) as ``[1, C, 1, 1]`` tensors."""
+    mean, std = normalization(weights)
     mean_t, std_t = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
     if len(mean_t) != channels:  # e.g. a grayscale model with RGB statistics
         mean_t, std_t = mean_t.mean().repeat(channels), std_t.mean().repeat(channels)
     return mean_t.view(1, -1, 1, 1), std_t.view(1, -1, 1, 1)
 
 
+def _transforms(settings: MaximizeSettings, input_size: tuple[int, int] | None) -> Transform:
+    if settings.transforms is not None:
+        return compose(settings.transforms)
+    # With a known input size the loop resizes once, right before the forward.
+    return compose(PRESETS[settings.preset].transforms(None if input_size else settings.size))
+
+
 @dataclass
 class _Run:
-    """Everything one optimization needs, built before the model is touched."""
+    """Everything one optimization needs, built (under the model's lock) before the first step."""
 
+    owner: ModelOwner
     objective: Objective
+    forward: _LayerForward
     params: list[Tensor]
     image_fn: _params.ImageFn
     transform: Transform
     generators: list[torch.Generator]
     mean: Tensor
     std: Tensor
-    dtype: torch.dtype
+    settings: MaximizeSettings
     preset: _Preset
     lr: float
+    # The (height, width) the model is fed; None: whatever the transforms give (settings.size).
+    input_size: tuple[int, int] | None
+    size_checked: bool = False
 
     def model_input(self) -> Tensor:
         images = self.transform(self.image_fn(), self.generators)
-        x = ((images - self.mean) / self.std).to(self.dtype)
+        if self.input_size is not None and tuple(images.shape[-2:]) != self.input_size:
+            images = F.interpolate(
+                images, size=self.input_size, mode="bilinear", align_corners=False, antialias=False
+            )
+        x = ((images - self.mean) / self.std).to(self.owner.dtype)
         # oneDNN's CPU convolutions run faster in NHWC (10-25 % per step on MobileNetV2).
         return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
-    def step(self, recorder: _Recorder, optimizer: torch.optim.Optimizer | None) -> float:
-        value = self.objective(recorder.run(self.model_input()))
-        grads = torch.autograd.grad(value, self.params)
+    def gradients(self) -> tuple[float, tuple[Tensor, ...]]:
+        """Forward and backward (the caller holds the model): objective value, image gradients."""
+        model, x = self.owner.model, self.model_input()
+        try:
+            acts = self.forward(model, x)
+        except _LayerError:
+            raise
+        except Exception as error:  # the model's own error: perhaps it takes one size only
+            if self.size_checked or self.input_size is not None:
+                raise
+            self._fall_back(x, error)
+            acts = self.forward(model, self.model_input())
+        self.size_checked = True
+        value = self.objective(acts)
+        return float(value.detach()), torch.autograd.grad(value, self.params)
+
+    def _fall_back(self, x: Tensor, error: Exception) -> None:
+        """Feed the model a size it accepts from now on, or say which size to set."""
+        h, w = x.shape[-2:]
+        reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+        tried = [f"{h} x {w} ({reason})"]
+        for size in _FALLBACK_SIZES:
+            if (size, size) == (h, w):
+                continue
+            refused = self.owner.accepts(size, x.detach())
+            if refused is None:
+                self.input_size = (size, size)
+                self.transform = _transforms(self.settings, self.input_size)
+                self.forward = _LayerForward(self.objective.layers)  # layouts at the new size
+                return
+            tried.append(f"{size} x {size} ({refused})")
+        raise ValueError(
+            f"{type(self.owner.model).__name__} does not run on {' nor on '.join(tried)} inputs; "
+            "if it takes one input size only, set MaximizeSettings(size=...) to that size"
+        ) from error
+
+    def ascend(self, grads: tuple[Tensor, ...], optimizer: torch.optim.Optimizer | None) -> None:
         if optimizer is not None:
             for param, grad in zip(self.params, grads, strict=True):
                 param.grad = -grad  # Adam minimizes
             optimizer.step()
-        else:
-            with torch.no_grad():
-                for param, grad in zip(self.params, grads, strict=True):
-                    # Seed 001's trick, per image: a step of constant size whatever the gradient scale.
-                    rms = grad.pow(2).flatten(1).mean(1).sqrt().view(-1, *[1] * (grad.dim() - 1))
-                    param.add_(grad / (rms + 1e-5), alpha=self.lr)
-        return float(value.detach())
+            return
+        with torch.no_grad():
+            for param, grad in zip(self.params, grads, strict=True):
+                # Gradient / RMS ascent, per image: a step of constant size whatever the scale.
+                rms = grad.pow(2).flatten(1).mean(1).sqrt().view(-1, *[1] * (grad.dim() - 1))
+                param.add_(grad / (rms + 1e-5), alpha=self.lr)
 
     def images(self, count: int | None = None) -> list[np.ndarray]:
         with torch.no_grad():
             batch = self.image_fn()[:count].detach().float().cpu()
-        if not self.preset.sigmoid:  # seed 001's deprocess_image: centre, std 0.1, shift to 0.5
+        if not self.preset.sigmoid:  # mean/std contrast stretch to 0.5 +- 0.1
             flat = batch.flatten(1)
             mean, std = flat.mean(1), flat.std(1)
             batch = (batch - mean.view(-1, 1, 1, 1)) / (std.view(-1, 1, 1, 1) + 1e-5) * 0.1 + 0.5
@@ -329,43 +233,55 @@ class _Run:
         return list(pixels.permute(0, 2, 3, 1).contiguous().numpy())
 
 
-def _prepare(model: nn.Module, target: object, settings: MaximizeSettings, weights: object) -> _Run:
+def _prepare(
+    owner: ModelOwner, target: object, settings: MaximizeSettings, weights: object
+) -> _Run:
+    """Validate the target against the model and build the image (the caller holds the model)."""
     objective, keys = _resolve_target(target, settings.batch)
     hooked = [name for name in objective.layers if name != OUTPUT]
     if hooked:
-        Capture(model, hooked)  # validates the names (close-match hints) before any work
+        Capture(owner.model, hooked)  # validates the names (close-match hints) before any work
     preset = PRESETS[settings.preset]
-    channels = input_channels(model) or 3
-    device = model_device(model)
+    channels = owner.input_channels or 3
+    device = owner.device
     generators = [torch.Generator().manual_seed(_image_seed(settings.seed, k)) for k in keys]
-    make = _params.fourier_image if preset.fft else _params.pixel_image
-    kwargs = {} if preset.fft else {"mean": preset.mean}
-    params, raw = make(
+    params, image_fn = _params.image(
         settings.size,
         batch=len(keys),
         channels=channels,
+        fft=preset.fft,
+        decorrelate=preset.decorrelate,
+        sigmoid=preset.sigmoid,
         sd=preset.sd,
+        mean=preset.mean,
         generator=generators,
         device=device,
-        **kwargs,
     )
-    image_fn = _params.to_rgb(raw, decorrelate=preset.decorrelate, sigmoid=preset.sigmoid)
-    transforms = (
-        preset.transforms(settings.size) if settings.transforms is None else settings.transforms
-    )
+    input_size = owner.fixed_input_size()
     mean, std = _normalization(weights, channels)
     return _Run(
-        objective,
-        params,
-        image_fn,
-        compose(transforms),
-        generators,
-        mean.to(device),
-        std.to(device),
-        model_dtype(model),
-        preset,
-        settings.lr or preset.lr,
+        owner=owner,
+        objective=objective,
+        forward=_LayerForward(objective.layers),
+        params=params,
+        image_fn=image_fn,
+        transform=_transforms(settings, input_size),
+        generators=generators,
+        mean=mean.to(device),
+        std=std.to(device),
+        settings=settings,
+        preset=preset,
+        lr=settings.lr or preset.lr,
+        input_size=input_size,
     )
+
+
+def _freeze(model: nn.Module) -> None:
+    """Eval mode, and no parameter gradients: only the image is optimized (restored by the owner)."""
+    to_eval(model)
+    for param in model.parameters():
+        if param.requires_grad:
+            param.requires_grad_(False)
 
 
 def maximize(
@@ -382,14 +298,18 @@ def maximize(
     Parameters
     ----------
     model : nn.Module
-        Any CNN; it runs in eval mode with frozen parameters during the call.
+        Any CNN or vision transformer; during each step it runs in eval mode with frozen
+        parameters, holding the model's lock; between steps it is as its user left it.
     target : Objective, (layer, channel) or (layer, [channels])
         A list of channels gives one image per channel, optimized together as one batch.
     settings : MaximizeSettings, optional
-        Preset, steps, size, lr, seed, preview cadence, batch, transforms.
+        Preset, steps, size, lr, seed, preview cadence, batch, transforms. A model that declares
+        one input size gets the image resized to it; one that declares none and fails at
+        ``settings.size`` is tried once at 224 x 224 (ValueError naming the sizes if that fails).
     on_step : callable, optional
         ``on_step(step, value, preview)`` after every step (1-based); ``preview`` is the first image as
         uint8 ``[H, W, 3]`` every ``settings.preview_every`` steps and at the last step, else None.
+        It runs without the model's lock.
     cancel : object with ``is_set()``, optional
         Checked before every step (e.g. a ``threading.Event``); the run stops within one step.
     weights : torchvision WeightsEnum member, optional
@@ -406,27 +326,28 @@ def maximize(
     >>> len(result.images), result.images[0].shape
     (3, (128, 128, 3))
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_model(model)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise TypeError("cancel must have an is_set() method (e.g. threading.Event)")
     settings = MaximizeSettings() if settings is None else settings
-    run = _prepare(model, target, settings, weights)
+    owner = owner_for(model)
+    with owner.using():
+        run = _prepare(owner, target, settings, weights)
     optimizer = torch.optim.Adam(run.params, lr=run.lr) if run.preset.adam else None
     history: list[float] = []
     cancelled = False
-    with preserved_state(model), torch.enable_grad(), _Recorder(model, run.objective.layers) as rec:
-        model.eval()
-        for param in model.parameters():
-            param.requires_grad_(False)  # only the image gets gradients; param.grad stays as it was
-        for step in range(1, settings.steps + 1):
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            history.append(run.step(rec, optimizer))
-            if on_step is not None:
-                due = settings.preview_every and (
-                    step % settings.preview_every == 0 or step == settings.steps
-                )
-                on_step(step, history[-1], run.images(1)[0] if due else None)
+    for step in range(1, settings.steps + 1):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        with owner.using(), torch.enable_grad():  # hooks and frozen flags live in here only
+            _freeze(model)
+            value, grads = run.gradients()
+        run.ascend(grads, optimizer)
+        history.append(value)
+        if on_step is not None:
+            due = settings.preview_every and (
+                step % settings.preview_every == 0 or step == settings.steps
+            )
+            on_step(step, value, run.images(1)[0] if due else None)
     return MaximizeResult(run.images(), history, cancelled, len(history))

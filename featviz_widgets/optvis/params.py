@@ -54,9 +54,23 @@ def per_image_generators(generator: GeneratorArg, batch: int) -> list[torch.Gene
     return gens
 
 
-def _randn(shape: tuple[int, ...], gens: list[torch.Generator | None]) -> Tensor:
-    # Each image draws from its own generator so batch i equals a single run seeded like image i.
-    return torch.stack([torch.randn(shape, generator=g) for g in gens])
+def _random_start(
+    shape: tuple[int, ...],
+    generator: GeneratorArg,
+    batch: int,
+    *,
+    sd: float,
+    mean: float = 0.0,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The parameter a parametrization starts from: ``mean + sd * N(0, 1)``, ``[batch, *shape]``.
+
+    A leaf tensor on ``device`` that requires grad. Each image draws from its own generator, so
+    image ``i`` of a batch equals a single run seeded like image ``i``.
+    """
+    gens = per_image_generators(generator, batch)
+    noise = torch.stack([torch.randn(shape, generator=g) for g in gens])
+    return (noise * sd + mean).to(device).requires_grad_(True)
 
 
 def rfft2d_freqs(h: int, w: int) -> np.ndarray:
@@ -108,8 +122,7 @@ def fourier_image(
     (2, 3, 32, 32)
     """
     h, w = _size_hw(size)
-    gens = per_image_generators(generator, batch)
-    spectrum = (_randn((channels, h, w // 2 + 1, 2), gens) * sd).to(device).requires_grad_(True)
+    spectrum = _random_start((channels, h, w // 2 + 1, 2), generator, batch, sd=sd, device=device)
     scale = torch.as_tensor(fourier_scale(h, w, decay_power), dtype=torch.float32, device=device)
 
     def image_fn() -> Tensor:
@@ -138,8 +151,7 @@ def pixel_image(
     (1, 1, 16, 16)
     """
     h, w = _size_hw(size)
-    gens = per_image_generators(generator, batch)
-    pixels = (_randn((channels, h, w), gens) * sd + mean).to(device).requires_grad_(True)
+    pixels = _random_start((channels, h, w), generator, batch, sd=sd, mean=mean, device=device)
     return [pixels], lambda: pixels
 
 
@@ -184,20 +196,32 @@ def image(
     channels: int = 3,
     fft: bool = True,
     decorrelate: bool = True,
+    sigmoid: bool = True,
     sd: float = 0.01,
+    mean: float = 0.0,
     generator: GeneratorArg = None,
     device: torch.device | str | None = None,
 ) -> tuple[list[Tensor], ImageFn]:
-    """Lucid's default image: Fourier (or pixel) parameters, decorrelated colour, sigmoid to [0, 1].
+    """An image to optimize: Fourier (or pixel) parameters, then ``to_rgb``.
+
+    The one entry point ``maximize`` builds its images with. The defaults are Lucid's image:
+    1/f Fourier parameters, decorrelated colour, a sigmoid to [0, 1]. ``mean`` is the starting
+    grey level of a pixel image (a Fourier image starts at 0).
 
     Examples
     --------
     >>> params, image_fn = image(64, batch=4, generator=torch.Generator().manual_seed(0))
     >>> tuple(image_fn().shape)
     (4, 3, 64, 64)
+    >>> _, plain = image(8, fft=False, decorrelate=False, sigmoid=False, sd=0.0, mean=0.5)
+    >>> float(plain().mean())
+    0.5
     """
-    make = fourier_image if fft else pixel_image
-    params, raw = make(
-        size, batch=batch, channels=channels, sd=sd, generator=generator, device=device
-    )
-    return params, to_rgb(raw, decorrelate=decorrelate)
+    if fft and mean != 0.0:
+        raise ValueError(f"mean={mean!r} needs fft=False: a Fourier image starts at 0")
+    common = {"batch": batch, "channels": channels, "sd": sd, "generator": generator}
+    if fft:
+        params, raw = fourier_image(size, device=device, **common)
+    else:
+        params, raw = pixel_image(size, mean=mean, device=device, **common)
+    return params, to_rgb(raw, decorrelate=decorrelate, sigmoid=sigmoid)
