@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import gc
 import io
 import threading
 import time
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +19,12 @@ from skimage import data as skdata
 from support import FixedSizeCNN, assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
-from featviz_widgets import render
+from featviz_widgets import engine, render
 from featviz_widgets.widgets import LayerExplorer
 from featviz_widgets.widgets._options import MAX_PAGE, page_size
+from featviz_widgets.widgets.jobs import JobRunner
+from featviz_widgets.widgets.tabs import TABS, build_tabs
+from featviz_widgets.widgets.tabs.maximize import SIZES
 from featviz_widgets.widgets.tabs.tables import top_predictions
 
 CAT = skdata.chelsea()  # 300x451 RGB
@@ -221,21 +228,27 @@ def test_vector_layer_shows_a_strip_and_unit_options(tiny) -> None:
     ex._filter.value = "conv"
 
 
-def test_no_forward_per_click() -> None:
+def test_a_forward_only_for_a_layer_not_yet_captured() -> None:
     calls = []
     model = make_tiny_cnn()
     model.register_forward_pre_hook(lambda *_: calls.append(1))
     ex = LayerExplorer(model, CAT, size=48)
-    assert len(calls) == 1
-    ex._filter.value = "all"
-    for key in ex.layers:
-        ex.layer = key
+    assert len(calls) == 2  # the shapes survey, then the first layer (a stop-early capture)
     ex.columns, ex.normalization, ex.colormap = 4, "percentile", "gray"
     for title in ("Overlay", "Kernels", "Predictions", "Layers", "Feature maps"):
         ex.tab = title
-    assert len(calls) == 1
+    assert len(calls) == 2  # no forward per click
+    ex._filter.value = "all"
+    for key in ex.layers:
+        ex.layer = key
+    assert len(calls) == 1 + len(ex.layers)  # each layer captured once, when first shown
+    for key in ex.layers:
+        ex.layer = key
+    ex.columns = 5
+    assert len(calls) == 1 + len(ex.layers)  # kept under the budget: shown again for free
+    before = len(calls)
     ex.set_image(CAT[::-1])
-    assert len(calls) == 2
+    assert len(calls) == before + 2  # survey + the layer shown
     controls = [ex._layer, ex.maximizer.run_button, ex.tabs["Overlay"].opacity]
     ex.close()
     assert ex.comm is None and all(c.comm is None for c in controls)
@@ -564,8 +577,8 @@ def test_maximize_error_is_shown_in_the_tab_and_raised_by_wait(tiny, monkeypatch
     monkeypatch.setattr(type(model), "forward", lambda self, x: 1 / 0)
     tab.seed.value = 7  # a fresh job, nothing cached
     tab.run()
-    with pytest.raises(ZeroDivisionError):
-        ex.wait(30)
+    with pytest.raises((ZeroDivisionError, ValueError), match="division by zero"):
+        ex.wait(30)  # the model's own error (optvis may wrap it after trying another size)
     assert "maximize failed" in tab.status.value and "ZeroDivisionError" in tab.status.value
     assert not tab.run_button.disabled
     monkeypatch.undo()
@@ -654,7 +667,7 @@ def test_kernels_tab_pages_a_1x1_conv_and_caps_a_huge_linear() -> None:
     ex.close()
 
 
-def test_maximize_offers_only_the_size_a_vit_takes() -> None:
+def test_maximize_runs_any_size_on_a_vit_that_takes_one() -> None:
     torch.manual_seed(0)
     model = torchvision.models.VisionTransformer(
         image_size=32, patch_size=16, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32,
@@ -663,30 +676,27 @@ def test_maximize_offers_only_the_size_a_vit_takes() -> None:
     before = model_state(model)
     ex = LayerExplorer(model, CAT, size=32)
     ex.layer = "conv_proj"
-    tab = _maximizer(ex, steps=2, size=32)
-    assert tab.size.options == (32,) and tab.size.value == 32
-    assert "32x32 images only" in tab.size_note.value
-    tab.preset.value = "classic"
-    assert ex.maximizer.run() is None and ex.wait(60).images[0].shape == (32, 32, 3)
+    tab = _maximizer(ex, steps=2, size=64)  # the picture's size: resized to 32 for the model
+    assert tab.size.options == SIZES and tab.size.value == 64
+    assert "32x32 images only" in tab.size_note.value and "resized" in tab.size_note.value
+    assert ex.maximizer.run() is None and ex.wait(60).images[0].shape == (64, 64, 3)
+    assert "done" in tab.status.value  # the first click, with the random-jitter preset
     _unchanged(model, before)
     ex.close()
 
 
-def test_maximize_refuses_a_size_the_model_rejects_with_a_clear_message() -> None:
+def test_maximize_runs_a_size_the_model_rejects_at_the_explorer_size() -> None:
     torch.manual_seed(0)
-    model = FixedSizeCNN()
+    model = FixedSizeCNN()  # declares no size, and its Linear head takes 32x32 inputs only
     before = model_state(model)
     ex = LayerExplorer(model, CAT, size=32)
     ex.layer = "conv"
     tab = _maximizer(ex, steps=2, size=96)
-    tab.preset.value = "classic"
-    with pytest.raises(ValueError, match="does not accept 96x96 images.*offers 32px"):
-        tab.run()  # one probe forward; nothing started
-    assert not tab.running and "does not accept 96x96" in tab.status.value
+    tab.run()  # one probe forward says no to 96: the first click runs at 32 and says why
+    assert ex.wait(60).images[0].shape == (32, 32, 3) and "done" in tab.status.value
     assert tab.size.options == (32,) and tab.size.value == 32
-    assert "does not accept 96x96" in tab.size_note.value
-    tab.run()
-    assert ex.wait(60).images[0].shape == (32, 32, 3)
+    assert "does not accept 96x96 images" in tab.size_note.value
+    assert "offers 32px" in tab.size_note.value
     _unchanged(model, before)
     ex.close()
 
@@ -702,3 +712,263 @@ def test_a_failed_construction_closes_what_it_built() -> None:
     with pytest.raises(ValueError, match="unknown layer"):
         LayerExplorer(model, CAT, size=64, layers=["conv1", "nope"])
     assert set(_instances) - before == set()
+
+
+# -- the model owner and the memory budget (one owner for the model) --------------------------
+@pytest.fixture
+def capture_spy(monkeypatch) -> list[tuple[list[str], bool]]:
+    """Every capture the data layer asks the engine for: (names, stop_early)."""
+    from featviz_widgets.widgets import _data
+
+    asked: list[tuple[list[str], bool]] = []
+    real = _data.capture
+
+    def spy(model, x, layers, **kwargs):
+        asked.append((list(layers), kwargs.get("stop_early", True)))
+        return real(model, x, layers, **kwargs)
+
+    monkeypatch.setattr(_data, "capture", spy)
+    return asked
+
+
+@pytest.fixture
+def restore_budget():
+    """Lets a test change the process-wide memory budget; puts the old one back afterwards."""
+    old = engine.memory_budget()
+    try:
+        yield engine.set_memory_budget
+    finally:
+        engine.set_memory_budget(old)
+
+
+def _held_since(base: int) -> int:
+    return engine.memory_in_use() - base
+
+
+def test_construction_surveys_shapes_and_captures_only_the_first_layer(capture_spy) -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18()
+    gc.collect()  # caches of explorers collected now cannot free bytes during the measure
+    base = engine.memory_in_use()
+    ex = LayerExplorer(model, CAT, size=64)
+    assert capture_spy == [(["conv1"], True)]  # one stop-early capture, of the first layer only
+    assert len(ex.activations) == len(ex._data.shapes) > 60  # every output listed, from shapes
+    first = ex._data.entries(["conv1"])["conv1"].nbytes
+    held = _held_since(base)
+    assert first <= held < first + 100_000  # the first layer (and its picture), nothing else
+    every = sum(4 * int(np.prod(shape)) for shape in ex._data.shapes.values())
+    assert held < every / 5  # conv1, the largest output, is a tenth of them all
+    labels = dict((key, label) for label, key in ex._layer.options)
+    assert labels["layer1.0.conv1"] == "layer1.0.conv1  64x16x16"  # labels from shapes
+    ex.close()
+    assert _held_since(base) == 0  # close frees the explorer's activations and pictures
+
+
+def test_two_explorers_under_a_tiny_budget_evict_each_other_and_draw_the_same(
+    capture_spy, restore_budget
+) -> None:
+    a = LayerExplorer(make_tiny_cnn(), CAT, size=48)
+    b = LayerExplorer(make_tiny_cnn(seed=1), np.ascontiguousarray(CAT[::-1]), size=48)
+    try:
+        pictures = {}
+        for ex in (a, b):
+            for layer in ex.layers:
+                ex.layer = layer
+                pictures[id(ex), layer] = ex.tabs["Feature maps"].image.value
+        restore_budget("100 KiB")  # less than both explorers' layers together
+        assert engine.memory_in_use() <= engine.memory_budget()
+        before = len(capture_spy)
+        for _ in range(2):
+            for ex in (a, b):
+                for layer in ex.layers:
+                    ex.layer = layer  # evicted by the other explorer: captured again
+                    assert ex.tabs["Feature maps"].image.value == pictures[id(ex), layer]
+                    assert ex.error is None
+                    assert engine.memory_in_use() <= engine.memory_budget()
+        recaptured = capture_spy[before:]
+        assert len(recaptured) >= 2 * (len(a.layers) + len(b.layers))
+        assert all(stop for _, stop in recaptured)  # each one a stop-early forward
+        conv = a.layers[-1]
+        expected = engine.capture(a._data.model, a._data.prepared.batch, [conv])[conv]
+        assert torch.equal(a.activations[conv], expected)  # an old explorer keeps working
+    finally:
+        a.close()
+        b.close()
+
+
+def test_graph_nodes_are_surveyed_then_captured_one_at_a_time(capture_spy) -> None:
+    torch.manual_seed(0)
+    model = _TinyNet()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=48)
+    capture_spy.clear()
+    ex._filter.value = "nodes"  # the list and its shapes: a trace and a shapes-only pass
+    assert capture_spy == [] and ex.layer == "conv1"  # still shown, nothing captured
+    gc.collect()
+    base = engine.memory_in_use()
+    ex.layer = "add"
+    assert capture_spy == [(["add"], True)]
+    held = _held_since(base)
+    entry = ex._data.entries(["add"])["add"]
+    assert entry.nbytes <= held  # kept in the explorer's budget, like a module output
+    batch = ex._data.prepared.batch
+    expected = engine.capture(model, batch, ["add"])["add"]
+    assert torch.equal(ex._data.tensor("add"), expected)
+    assert np.array_equal(entry.view.maps, expected[0].numpy())
+    captured = engine.capture(model, batch, ex.layers)  # modules among them add "relu#2"...
+    assert ex._data.node_shapes == {k: tuple(captured[k].shape) for k in ex.layers}
+    ex.layer = "add"
+    assert len(capture_spy) == 1  # shown again from the budget
+    ex._filter.value = "conv"
+    _unchanged(model, before)
+    ex.close()
+
+
+def test_a_click_while_a_job_holds_the_model_shows_model_busy(monkeypatch) -> None:
+    monkeypatch.setattr(engine.owner, "WIDGET_WAIT_S", 0.2)
+    model = make_tiny_cnn()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    owner = engine.owner_for(model)
+    inside, release = threading.Event(), threading.Event()
+
+    def job() -> None:  # a background job in the middle of a long step
+        with owner.running("Maximize"), owner.using():
+            inside.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        assert inside.wait(30)
+        with pytest.raises(engine.ModelBusy, match="Maximize is running: Cancel it or wait"):
+            ex.layer = "conv2"  # never captured: it needs the model
+        assert ex.error.startswith("ModelBusy: Maximize is running")
+        assert "Maximize is running" in ex._message.value
+        assert ex.layer == "conv1" and _feature_image(ex).size > 0  # the last good view stays
+        ex.columns = 3  # needs no model: works, and clears the message
+        assert ex.error is None
+    finally:
+        release.set()
+        worker.join()
+    ex.layer = "conv2"
+    assert ex.error is None and ex.layer == "conv2"
+    _unchanged(model, before)
+    ex.close()
+
+
+def test_maximize_job_names_itself_and_set_image_stops_it(monkeypatch) -> None:
+    monkeypatch.setattr(engine.owner, "WIDGET_WAIT_S", 0.2)
+    model = make_tiny_cnn()
+    before = model_state(model)
+    ex = LayerExplorer(model, CAT, size=32)
+    in_step, release = threading.Event(), threading.Event()
+
+    def slow_step(*_):  # the test's own hook: holds optvis inside a step (grad enabled)
+        if torch.is_grad_enabled():
+            in_step.set()
+            release.wait(30)
+
+    handle = model.register_forward_pre_hook(slow_step)
+    try:
+        tab = _maximizer(ex, steps=500, size=64)
+        tab.run()
+        assert in_step.wait(30) and tab.running
+        with pytest.raises(engine.ModelBusy, match="Maximize is running"):
+            ex.layer = "conv2"
+        assert "Maximize is running" in ex.error
+        release.set()
+        ex.set_image(np.ascontiguousarray(CAT[:, ::-1]))  # stops the job first
+        assert not tab.running and tab.wait(10).cancelled and ex.error is None
+    finally:
+        release.set()
+        handle.remove()
+        ex.close()
+    _unchanged(model, before)
+
+
+def test_activations_is_a_read_only_mapping_that_captures_on_access(tiny) -> None:
+    model, ex, _ = tiny
+    acts = ex.activations
+    assert isinstance(acts, Mapping) and not isinstance(acts, MutableMapping)
+    assert list(acts) == list(ex._data.shapes) and len(acts) == len(ex._data.shapes)
+    batch = ex._data.prepared.batch
+    assert torch.equal(acts["conv2"], engine.capture(model, batch, ["conv2"])["conv2"])
+    assert "conv2" in acts and "nope" not in acts
+    with pytest.raises(KeyError):
+        acts["nope"]
+
+
+# -- tabs by name, jobs ------------------------------------------------------------------------
+def test_tabs_come_from_a_registry_and_are_looked_up_by_name(tiny) -> None:
+    _, ex, _ = tiny
+    assert [cls.name for cls in TABS] == [
+        "maps", "overlay", "kernels", "maximize", "predictions", "layers",
+    ]  # fmt: skip
+    assert list(ex.tabs) == [cls.title for cls in TABS]
+    assert ex.maximizer is ex.tab_object("maximize") and ex.tabs["Maximize"] is ex.maximizer
+    with pytest.raises(ValueError, match="Did you mean 'maximize'"):
+        ex.tab_object("maximise")
+    with pytest.raises(ValueError, match="unique name"):
+        build_tabs(ex.tab_object("maps").ctx, (TABS[0], TABS[0]))
+
+
+def test_a_tab_never_imports_another_tab() -> None:
+    import featviz_widgets.widgets.tabs as tabs_package
+
+    folder = Path(tabs_package.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module
+                if module.startswith("featviz_widgets.widgets.tabs."):
+                    assert module.endswith("._base"), f"{path.name} imports {module}"
+
+
+def test_job_runner_runs_reports_caches_and_reraises() -> None:
+    runner = JobRunner("Work", cache_if=lambda result: 8)
+    steps = []
+    assert runner.submit(
+        "job", lambda cancel, progress: [progress(i) for i in range(3)] and 42,
+        owner=None, on_progress=steps.append,
+    )  # fmt: skip
+    assert runner.wait(10) == 42 and steps == [0, 1, 2]
+    assert runner.cached("job") == 42
+    assert not runner.submit("job", lambda cancel, progress: 0, owner=None)  # the cache answers
+    assert runner.wait(10) == 42
+    finished = []
+    runner.submit(
+        "bad", lambda cancel, progress: 1 / 0, owner=None,
+        on_finish=lambda job, result, error: finished.append((job, type(error).__name__)),
+    )  # fmt: skip
+    with pytest.raises(ZeroDivisionError):
+        runner.wait(10)
+    assert finished == [("bad", "ZeroDivisionError")] and runner.cached("bad") is None
+    runner.close()
+    assert runner.cached("job") is None
+
+
+def test_job_runner_cancel_stop_and_its_deadlock_guard(tiny_cnn) -> None:
+    owner = engine.owner_for(tiny_cnn)
+    started = threading.Event()
+    seen_job = []
+
+    def work(cancel: threading.Event, progress) -> str:
+        seen_job.append(owner.job)
+        started.set()
+        while not cancel.is_set():
+            with owner.using():  # a step holds the model, between steps it is free
+                time.sleep(0.001)
+        return "cancelled"
+
+    runner = JobRunner("Maximize")
+    runner.submit("long", work, owner=owner)
+    assert started.wait(10) and runner.running and seen_job == ["Maximize"]
+    with pytest.raises(TimeoutError):
+        runner.wait(0.05)
+    with owner.using(), pytest.raises(RuntimeError, match="deadlock"):
+        runner.stop()  # joining while holding the model would hang: refused
+    runner.stop()
+    assert not runner.running and runner.wait() == "cancelled" and owner.job is None

@@ -1,159 +1,58 @@
 """What the explorer knows about one model on one image, without any widget.
 
-``ExplorerData`` runs the single capture forward, keeps the activations, and turns each captured
-tensor into a ``LayerView``: a displayable ``[C, H, W]`` stack (or a 1-D vector) plus the channel
-statistics the controls need. Views are built lazily and cached, so a control change never runs
-the model again.
+``ExplorerData`` keeps shapes for every layer and tensors only within the memory budget:
+
+- ``set_image`` prepares the image and runs ONE shapes-only pass (``engine.survey``): the layer
+  keys in execution order, their shapes, the layout hints and the model's output (predictions).
+- ``view(key)`` / ``views(keys)`` capture on demand: a layer missing from the explorer's
+  ``BudgetCache`` (never captured, or evicted by the process-wide budget) is captured with one
+  ``engine.capture`` forward that stops after the deepest layer asked for, and kept as one
+  ``LayerEntry`` (tensor, view, statistics, caption) counted at its real size.
+- Graph nodes work the same way: the list is a trace, the shapes one shapes-only pass through the
+  graph (``engine.survey_nodes``), the values a capture of the node asked for.
+
+Every engine call runs inside the model owner's lock, waiting at most
+``engine.owner.WIDGET_WAIT_S`` for a background job's current step; past that it raises
+``engine.ModelBusy`` ("Maximize is running: Cancel it or wait ...").
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from featviz_widgets import inputs, layout, render
+from featviz_widgets import inputs, layout
+from featviz_widgets._text import did_you_mean
 from featviz_widgets.engine import (
+    BudgetCache,
     LayerInfo,
+    base_name,
     capture,
+    check_model,
     list_layers,
     list_nodes,
-    model_device,
+    owner_for,
+    parse_key,
+    survey,
+    survey_nodes,
 )
-
-# "layer1.0.relu#2" -> "layer1.0.relu";  "aux['out']" / "head[0]" -> "aux" / "head"
-_SUFFIX = re.compile(r"(#\d+)?(\[.*\])?$")
-
-
-def base_name(key: str) -> str:
-    """The module (or node) name behind a capture key (call and part suffixes removed)."""
-    return _SUFFIX.sub("", key) or key
+from featviz_widgets.engine import owner as model_owner
+from featviz_widgets.widgets._views import ChannelStats, LayerEntry, LayerView
 
 
-@dataclass(frozen=True)
-class LayerView:
-    """One captured tensor, shaped for display (batch item 0).
+class _Shaped(NamedTuple):
+    """A shape standing in for a tensor where only ``.shape`` is read (``layout_hints``)."""
 
-    ``kind`` is ``"maps"`` (``maps`` is ``[C, H, W]``), ``"vector"`` (``vector`` is ``[N]``, one
-    value per unit) or ``"none"`` (nothing sensible to draw; ``note`` says why). ``frames`` keeps
-    ``[C, T, H, W]`` for 3-D convolutions, whose ``maps`` are the mean over time.
-    """
-
-    key: str
     shape: tuple[int, ...]
-    kind: str
-    maps: np.ndarray | None = None
-    vector: np.ndarray | None = None
-    frames: np.ndarray | None = None
-    note: str = ""
-
-    @property
-    def channels(self) -> int:
-        """Number of selectable channels (units for a vector)."""
-        if self.maps is not None:
-            return int(self.maps.shape[0])
-        return 0 if self.vector is None else int(self.vector.shape[0])
-
-    @property
-    def label(self) -> str:
-        """Shape without the batch dimension, e.g. ``128x28x28``."""
-        return "x".join(str(s) for s in self.shape[1:]) or "scalar"
-
-
-_NOTES = {
-    "channels_last": "channels-last layout",
-    "tokens": "tokens as a grid",
-    "windows": "attention windows re-assembled",
-    "grid_windows": "grid-attention windows re-assembled",
-    "image": "shown as one map",
-    "folded": "leading axes folded into channels",
-}
-
-
-def interpret(key: str, tensor: torch.Tensor, hint: str | None = None) -> LayerView:
-    """Shape one captured tensor (batch item 0) for display.
-
-    Parameters
-    ----------
-    key : str
-        Capture key (``"layer2.0.conv1"``, ``"relu#2"``...).
-    tensor : torch.Tensor
-        The captured output, batch first.
-    hint : str, optional
-        Its layout from :func:`featviz_widgets.layout.layout_hints` (channels last, tokens...).
-
-    Examples
-    --------
-    >>> interpret("conv", torch.zeros(1, 8, 4, 4)).maps.shape
-    (8, 4, 4)
-    """
-    shape = tuple(int(s) for s in tensor.shape)
-    if tensor.dim() < 2 or tensor.numel() == 0:
-        return LayerView(key, shape, "none", note="no channels to show (scalar or empty output)")
-    arr = tensor.detach()[0].to("cpu", torch.float32).numpy()
-    read = layout.to_channel_maps(arr, hint=hint)
-    note = _NOTES.get(read.layout, "")
-    if read.class_token is not None:
-        note += " (class token set aside)"
-    if read.kind == "vector":
-        return LayerView(key, shape, "vector", vector=read.maps, note=note)
-    if read.kind == "video":
-        frames = np.ascontiguousarray(read.maps)
-        return LayerView(key, shape, "maps", maps=frames.mean(axis=1), frames=frames,
-                         note="mean over time")  # fmt: skip
-    return LayerView(key, shape, "maps", maps=np.ascontiguousarray(read.maps), note=note)
-
-
-@dataclass(frozen=True)
-class ChannelStats:
-    """Per-channel means (the ranking) and the strongest-first order."""
-
-    means: np.ndarray
-    strongest: np.ndarray
-
-
-def channel_stats(view: LayerView) -> ChannelStats:
-    """Mean per channel and channels sorted strongest first (stable: ties keep index order)."""
-    if view.maps is not None:
-        means = render.channel_stats(view.maps)["mean"].astype(np.float64)
-    elif view.vector is not None:
-        means = view.vector.astype(np.float64)
-    else:
-        means = np.zeros(0)
-    order = np.argsort(-np.nan_to_num(means, nan=-np.inf), kind="stable")
-    return ChannelStats(means=means, strongest=order)
-
-
-def summary(values: np.ndarray) -> str:
-    """min / max / mean / % zeros of an array, as one caption line."""
-    values = np.atleast_1d(np.asarray(values))
-    lo, hi = values.min(), values.max()
-    if np.isfinite(lo) and np.isfinite(hi):  # NaN and inf reach min or max: all finite, no mask
-        finite = values
-    else:
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return "no finite values"
-        lo, hi = finite.min(), finite.max()
-    zeros = 100.0 * float(np.count_nonzero(values == 0)) / values.size
-    mean = finite.mean(dtype=np.float64)
-    return f"min {lo:.3g} · max {hi:.3g} · mean {mean:.3g} · {zeros:.1f}% zeros"
-
-
-def close_matches(name: str, names: Sequence[str]) -> str:
-    """A ' Did you mean ...?' hint for an unknown name (empty when nothing is close)."""
-    near = difflib.get_close_matches(name, list(names), n=5, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
 
 
 class ExplorerData:
-    """One model on one image: the capture, the views and the prediction (no widgets).
+    """One model on one image: shapes of every layer, activations on demand (no widgets).
 
     Parameters
     ----------
@@ -163,6 +62,12 @@ class ExplorerData:
         Anything :func:`featviz_widgets.inputs.load_image` accepts.
     weights, labels, layers, device, size
         As for :class:`~featviz_widgets.widgets.LayerExplorer`.
+
+    Attributes
+    ----------
+    shapes : module output key (``name``, ``name#2``, ``name[0]``) -> shape, in execution order.
+    node_shapes : graph node key -> shape once :meth:`load_nodes` ran for this image, else None.
+    output : the model's own output on the image (class scores for a classifier).
     """
 
     def __init__(
@@ -176,50 +81,77 @@ class ExplorerData:
         device: str | torch.device | None = None,
         size: int = 224,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
+        self.model = check_model(model)
+        self.owner = owner_for(model)
         self.weights = weights
         self.size = size
-        self.device = _check_device(model, device)
+        self.device = _check_device(self.owner.device, device)
         self.categories = _categories(weights, labels)
-        self.infos = {info.name: info for info in list_layers(model)}
+        with self.using():
+            self.infos = {info.name: info for info in list_layers(model)}  # no forward
         self.restrict = _check_restrict(layers, self.infos)
+        self._cache = BudgetCache()
         self._nodes: list[str] | None = None
+        self.node_shapes: dict[str, tuple[int, ...]] | None = None
         self.set_image(img)
 
-    # -- capture ---------------------------------------------------------------------------
-    def set_image(self, img: Any) -> None:
-        """Prepare ``img`` and capture every layer in one forward (replaces all caches)."""
-        prepared = inputs.prepare_image(img, self.model, weights=self.weights, size=self.size)
-        acts, output = _capture_with_output(self.model, prepared.batch, self.restrict)
-        self.prepared = prepared
-        self.activations = acts
-        self.hints = layout.layout_hints(self.model, acts)
-        self.output = output
-        self.node_activations: dict[str, torch.Tensor] = {}
-        self._views: dict[str, LayerView] = {}
-        self._stats: dict[str, ChannelStats] = {}
-        self._summaries: dict[str, str] = {}
+    def using(self) -> AbstractContextManager[nn.Module]:
+        """Hold the model for a widget action: wait for a job's current step, then ModelBusy."""
+        return self.owner.using(timeout=model_owner.WIDGET_WAIT_S)
 
+    # -- the image -------------------------------------------------------------------------
+    def set_image(self, img: Any) -> None:
+        """Prepare ``img`` and survey every layer's shape in one forward (no tensors kept).
+
+        On failure nothing changes: the explorer keeps showing the last good image.
+        """
+        prepared = inputs.prepare_image(img, self.model, weights=self.weights, size=self.size)
+        with self.using():
+            found = survey(self.model, prepared.batch)
+        shapes = found.shapes
+        if self.restrict is not None:
+            wanted = set(self.restrict)
+            shapes = {key: shape for key, shape in shapes.items() if base_name(key) in wanted}
+        self.prepared = prepared
+        self.shapes = shapes
+        # Every output's shape, restricted or not: the rules read the outputs before each layer.
+        self.hints = layout.layout_hints(
+            self.model, {k: _Shaped(s) for k, s in found.shapes.items()}
+        )
+        self.output = found.output
+        self.node_shapes = None
+        self._cache.clear()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the model-ready image, a size the model is known to accept."""
+        height, width = self.prepared.batch.shape[-2:]
+        return int(height), int(width)
+
+    def close(self) -> None:
+        """Free every activation this explorer keeps in the budget."""
+        self._cache.clear()
+
+    # -- graph nodes -----------------------------------------------------------------------
     def node_names(self) -> list[str]:
         """FX graph node names, the input placeholder first (a trace, no forward; cached)."""
         if self._nodes is None:
-            self._nodes = list_nodes(self.model)
+            with self.using():
+                self._nodes = list_nodes(self.model)
         return self._nodes
 
     def load_nodes(self) -> list[str]:
-        """Node names with their activations, captured in one extra forward on first use."""
-        self.node_names()
-        if not self.node_activations and self._nodes:
-            x = self.prepared.batch.to(self.device)
-            self.node_activations = capture(self.model, x, self._nodes, stop_early=False)
-        return list(self.node_activations)
+        """Node keys in graph order: one shapes-only pass per image on first use."""
+        if self.node_shapes is None:
+            self.node_names()
+            with self.using():
+                self.node_shapes = survey_nodes(self.model, self.prepared.batch)
+        return list(self.node_shapes)
 
     # -- listing ---------------------------------------------------------------------------
     def module_keys(self, convs_only: bool = False) -> list[str]:
         """Capture keys in execution order, optionally only those produced by convolutions."""
-        keys = list(self.activations)
+        keys = list(self.shapes)
         if convs_only:
             keys = [k for k in keys if self._info(k) is not None and self._info(k).is_conv]
         return keys
@@ -227,50 +159,93 @@ class ExplorerData:
     def _info(self, key: str) -> LayerInfo | None:
         return self.infos.get(base_name(key))
 
-    def tensor(self, key: str) -> torch.Tensor:
-        """The captured tensor for a module or node key (KeyError when unknown)."""
-        if key in self.activations:
-            return self.activations[key]
-        return self.node_activations[key]
-
     def has(self, key: str) -> bool:
-        return key in self.activations or key in self.node_activations
+        """Whether ``key`` is a module output or (once listed) a graph node of this image."""
+        return key in self.shapes or (self.node_shapes is not None and key in self.node_shapes)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        """The output shape of ``key`` (batch first), from the survey: no capture."""
+        if key in self.shapes:
+            return self.shapes[key]
+        if self.node_shapes is not None and key in self.node_shapes:
+            return self.node_shapes[key]
+        raise KeyError(key)
+
+    # -- values, captured on demand --------------------------------------------------------
+    def entries(self, keys: Sequence[str]) -> dict[str, LayerEntry]:
+        """The entries of ``keys``; those not in the budget are captured in ONE forward."""
+        found: dict[str, LayerEntry] = {}
+        missing: list[str] = []
+        for key in dict.fromkeys(keys):
+            if not self.has(key):
+                raise KeyError(key)
+            entry = self._cache.get(key)
+            if entry is None:
+                missing.append(key)
+            else:
+                found[key] = entry  # held here: capturing the rest may evict it from the budget
+        if missing:
+            found.update(self._capture(missing))
+        return {key: found[key] for key in dict.fromkeys(keys)}
+
+    def _capture(self, keys: list[str]) -> dict[str, LayerEntry]:
+        """Capture ``keys`` (modules and/or nodes) in one forward, stopped as early as they allow.
+
+        A later call (``name#2``) needs the forward to go on past the module's first call.
+        """
+        parsed = [parse_key(key) for key in keys]
+        names = list(dict.fromkeys(key.name for key in parsed))
+        stop_early = all(key.call == 1 for key in parsed)
+        with self.using():
+            acts = capture(self.model, self.prepared.batch, names, stop_early=stop_early)
+        entries = {}
+        for key in keys:
+            if key not in acts:
+                raise RuntimeError(
+                    f"{key!r} was not recorded when it was captured again: the model's forward "
+                    "takes another path than in the survey of this image"
+                )
+            hint = layout.hint_for(self.hints, key) if key in self.shapes else None
+            entry = entries[key] = LayerEntry(key, acts[key], hint)
+            self._cache.put(key, entry, entry.nbytes)
+        return entries
+
+    def views(self, keys: Sequence[str]) -> dict[str, LayerView]:
+        """Display views of several keys, the missing ones captured together in one forward."""
+        return {key: entry.view for key, entry in self.entries(keys).items()}
 
     def view(self, key: str) -> LayerView:
-        """The cached display view of ``key``."""
-        if key not in self._views:
-            hint = layout.hint_for(self.hints, key) if key in self.activations else None
-            self._views[key] = interpret(key, self.tensor(key), hint)
-        return self._views[key]
+        """The display view of ``key`` (captured when it is not in the budget)."""
+        return self.entries([key])[key].view
 
     def stats(self, key: str) -> ChannelStats:
-        """The cached channel ranking of ``key``."""
-        if key not in self._stats:
-            self._stats[key] = channel_stats(self.view(key))
-        return self._stats[key]
+        """The channel ranking of ``key``."""
+        return self.entries([key])[key].stats
 
     def summary(self, key: str) -> str:
-        """The cached :func:`summary` caption of ``key``'s displayed values (maps or vector)."""
-        if key not in self._summaries:
-            view = self.view(key)
-            self._summaries[key] = summary(view.maps if view.maps is not None else view.vector)
-        return self._summaries[key]
+        """The min/max/mean/zeros caption of ``key``'s displayed values (maps or vector)."""
+        return self.entries([key])[key].summary
+
+    def tensor(self, key: str) -> torch.Tensor:
+        """The captured tensor of a module or node key, batch first (KeyError when unknown)."""
+        return self.entries([key])[key].tensor
 
     def module(self, key: str) -> nn.Module | None:
         """The module behind a key, or None for FX functional nodes."""
         info = self._info(key)
         return self.model.get_submodule(info.name) if info is not None else None
 
+    # -- names and errors ------------------------------------------------------------------
     def all_names(self) -> list[str]:
         """Every name the explorer knows (keys, modules, nodes), each once."""
-        names = [*self.activations, *self.node_activations, *self.infos, *(self._nodes or [])]
-        return list(dict.fromkeys(names))
+        nodes = [*(self.node_shapes or ()), *(self._nodes or ())]
+        return list(dict.fromkeys([*self.shapes, *nodes, *self.infos]))
 
     def unknown_layer_error(self, name: object) -> ValueError:
         """The ValueError for a layer that is not in the explorer, with close matches."""
         if not isinstance(name, str):
             return ValueError(f"layer must be a string, got {type(name).__name__}")
-        hint = close_matches(name, self.all_names())
+        hint = did_you_mean(name, self.all_names())
         return ValueError(f"unknown layer {name!r}.{hint} See ex.layers for every name.")
 
     # -- predictions -----------------------------------------------------------------------
@@ -287,8 +262,37 @@ class ExplorerData:
         return f"class {index}"
 
 
-def _check_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    model_dev = model_device(model)
+class Activations(Mapping[str, torch.Tensor]):
+    """Every module output of the explorer's image, key -> tensor (batch first), read-only.
+
+    Keys (``name``, ``name#2``, ``name[0]``) come from the survey, in execution order, and cost
+    nothing to list; a value is captured when it is read (one stop-early forward) unless the
+    explorer still keeps it under the memory budget. Reading every value holds them all: prefer
+    reading the layers you need.
+    """
+
+    def __init__(self, data: ExplorerData) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._data.shapes:
+            raise KeyError(key)
+        return self._data.tensor(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data.shapes))
+
+    def __len__(self) -> int:
+        return len(self._data.shapes)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data.shapes
+
+    def __repr__(self) -> str:
+        return f"<activations of {len(self)} module outputs, captured on access>"
+
+
+def _check_device(model_dev: torch.device, device: str | torch.device | None) -> torch.device:
     if device is None:
         return model_dev
     wanted = torch.device(device)
@@ -325,24 +329,6 @@ def _check_restrict(layers: Sequence[str] | None, infos: dict[str, LayerInfo]) -
         raise ValueError("layers= is empty: pass None for every layer, or a list of names")
     for name in names:
         if name not in infos:
-            hint = close_matches(name, list(infos))
+            hint = did_you_mean(name, list(infos))
             raise ValueError(f"unknown layer {name!r} in layers=.{hint} Use list_layers(model).")
     return names
-
-
-def _capture_with_output(
-    model: nn.Module, batch: torch.Tensor, layers: list[str] | None
-) -> tuple[dict[str, torch.Tensor], Any]:
-    """Capture ``layers`` (every module when None) and keep the model's output, in one forward.
-
-    ``capture`` (not the ``Capture`` context) so later captures of the same model keep outputs
-    by reference where it learned that is safe; a hook on the root module, removed in ``finally``,
-    catches the final output for the Predictions tab.
-    """
-    outputs: list[Any] = []
-    handle = model.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
-    try:
-        acts = capture(model, batch, layers, stop_early=False)
-    finally:
-        handle.remove()
-    return acts, outputs[-1] if outputs else None

@@ -6,9 +6,12 @@ control, whose observer renders: a programmatic change takes the same path as a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from featviz_widgets import render
+from featviz_widgets.widgets._data import Activations
 from featviz_widgets.widgets._options import (
     GRID,
     bounded_int_error,
@@ -24,8 +27,8 @@ class ControlMirror:
     """Properties over the controls of :class:`~featviz_widgets.widgets.LayerExplorer`.
 
     The host provides the controls (``_layer``, ``_channel``, ``_columns``, ``_page``, ``_norm``,
-    ``_cmap``, ``_order``, ``_tab``), ``_tabs``, ``_data``, ``_keys``, ``_error`` and the
-    methods ``_fail``, ``_check`` and ``_fill_layers``.
+    ``_cmap``, ``_order``, ``_tab``), ``_tabs`` (by name), ``_data``, ``_keys``, ``_error`` and
+    the methods ``_fail``, ``_check``, ``_showing_errors``, ``_visible_tab`` and ``_fill_layers``.
     """
 
     @property
@@ -38,7 +41,7 @@ class ControlMirror:
         if name not in self._keys:
             if not isinstance(name, str):
                 self._fail(self._data.unknown_layer_error(name))
-            if name in self._data.activations:
+            if name in self._data.shapes:
                 self._fill_layers("all")
             elif self._is_node(name):
                 self._fill_layers("nodes")
@@ -77,7 +80,9 @@ class ControlMirror:
 
     @channel.setter
     def channel(self, value: int | str | None) -> None:
-        error = channel_error(value, self._data.view(self.layer).channels, self.layer)
+        with self._showing_errors():  # the layer may need capturing again (or the model is busy)
+            channels = self._data.view(self.layer).channels
+        error = channel_error(value, channels, self.layer)
         if error is not None:
             self._fail(error)
         self._channel.value = GRID if value is None else value
@@ -140,18 +145,23 @@ class ControlMirror:
     @property
     def tab(self) -> str:
         """Title of the visible tab; set it to switch tabs (e.g. ``ex.tab = "Kernels"``)."""
-        return self._tabs[self._tab.selected_index or 0].title
+        return self._visible_tab().title
 
     @tab.setter
     def tab(self, title: str) -> None:
-        titles = [t.title for t in self._tabs]
+        titles = [t.title for t in self._tabs.values()]
         self._check(choice_error("tab", title, titles))
         self._tab.selected_index = titles.index(title)
 
     @property
-    def activations(self) -> dict[str, torch.Tensor]:
-        """What the construction-time capture recorded: key -> tensor (batch first), in order."""
-        return self._data.activations
+    def activations(self) -> Mapping[str, torch.Tensor]:
+        """Every module output on the image: key -> tensor (batch first), in execution order.
+
+        A read-only mapping: listing the keys costs nothing (they come from the shapes survey);
+        reading a value captures that layer (one forward that stops after it) unless the
+        explorer still keeps it under the memory budget.
+        """
+        return Activations(self._data)
 
     @property
     def error(self) -> str | None:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from featviz_widgets.widgets._data import ChannelStats, LayerView, close_matches
+from featviz_widgets._text import did_you_mean, shape_label
+from featviz_widgets.widgets._views import ChannelStats, LayerView
 
 MAX_PAGE = 256  # channels per grid page at most: wider layers (512-2048 channels) page through
 GRID, SUM = "grid", "sum"
 
 
-def layer_label(key: str, tensor: torch.Tensor) -> str:
+def layer_label(key: str, shape: Sequence[int]) -> str:
     """Dropdown label: the name and the output shape without the batch, ``conv1  64x112x112``."""
-    return f"{key}  {'x'.join(str(s) for s in tensor.shape[1:])}"
+    return f"{key}  {shape_label(shape[1:])}"
 
 
 def channel_options(
@@ -61,5 +60,5 @@ def choice_error(name: str, value: object, choices: Sequence[str]) -> ValueError
     """The ValueError for a value outside ``choices``, with close matches."""
     if value in choices:
         return None
-    hint = close_matches(str(value), list(choices))
+    hint = did_you_mean(str(value), choices)
     return ValueError(f"unknown {name} {value!r}; choose one of {tuple(choices)}.{hint}")

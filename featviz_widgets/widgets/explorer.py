@@ -1,8 +1,12 @@
 """LayerExplorer: one notebook cell that shows what a CNN sees, built from stock ipywidgets.
 
-The constructor captures every layer in one forward and builds the controls; every control change
-goes through ``_render``, which redraws only the visible tab and only if its inputs changed, from
-the cached activations (no forward per click). Errors are shown in the widget and raised.
+The constructor surveys every layer's shape in one forward, captures only the layer it shows
+first (a stop-early forward) and builds the controls and the tabs (from the ``tabs.TABS``
+registry). Every control change goes through ``_render``, which redraws only the visible tab and
+only if its inputs changed. A layer's activations are captured the first time it is shown and
+kept under the process-wide memory budget; one that was evicted is captured again when shown.
+Errors (including "Maximize is running" when a job holds the model) are shown in the widget and
+raised.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import ipywidgets as w
 import torch
 from torch import nn
 
-from featviz_widgets import render
+from featviz_widgets._text import did_you_mean
+from featviz_widgets.widgets._controls import ControlPanel, widget_tree
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._mirror import MAX_COLUMNS, ORDERS, ControlMirror
+from featviz_widgets.widgets._mirror import ControlMirror
 from featviz_widgets.widgets._options import (
     GRID,
     channel_error,
@@ -29,24 +34,10 @@ from featviz_widgets.widgets._options import (
     page_count,
     page_size,
 )
-from featviz_widgets.widgets.tabs import (
-    FeatureMapsTab,
-    KernelsTab,
-    LayersTab,
-    MaximizeTab,
-    OverlayTab,
-    PredictionsTab,
-    Selection,
-    Tab,
-)
-
-COLORMAPS = ("viridis", "gray", "magma", "inferno", "plasma", "cividis", "jet", "turbo", "RdBu_r")
-FILTERS = (("convolutions", "conv"), ("all modules", "all"), ("graph nodes", "nodes"))
-FILTER_TIPS = ["convolution outputs only", "every module call", "torch.fx nodes, e.g. layer1.0.add"]
-ORDER_TIPS = ["channel index order", "highest mean activation first"]
+from featviz_widgets.widgets.tabs import MaximizeTab, Selection, Tab, TabContext, build_tabs
 
 
-class LayerExplorer(ControlMirror, w.VBox):
+class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
     """Explore a model's layers on one image: feature maps, overlay, kernels, maximize, predictions.
 
     Parameters
@@ -61,11 +52,17 @@ class LayerExplorer(ControlMirror, w.VBox):
     labels : sequence of str, optional
         Class names for the Predictions tab (override ``weights``).
     layers : sequence of str, optional
-        Capture and list only these module names.
+        List and capture only these module names.
     device : str or torch.device, optional
         Must match the model's device when given (the explorer never moves a model).
     size : int
         Input resolution when ``weights`` is not given (resize, then centre-crop ``size``).
+
+    Notes
+    -----
+    Activations are kept under one memory budget shared by every explorer in the process
+    (``featviz_widgets.engine.set_memory_budget``, default 512 MiB); a layer evicted from it is
+    captured again (one forward that stops after it) when it is shown again.
 
     Examples
     --------
@@ -108,71 +105,14 @@ class LayerExplorer(ControlMirror, w.VBox):
             self._fill_layers(self._default_filter())
         self.add_class("featviz-explorer")
 
-    def _build_controls(self) -> None:
-        wide = w.Layout(width="460px")
-        self._filter = w.ToggleButtons(options=FILTERS, tooltips=FILTER_TIPS)
-        self._layer = w.Dropdown(description="Layer", layout=wide)
-        self._channel = w.Dropdown(description="Channel", layout=wide)
-        self._order = w.ToggleButtons(options=ORDERS, tooltips=ORDER_TIPS)
-        self._columns = w.IntSlider(
-            value=8, min=1, max=MAX_COLUMNS, description="Grid width", continuous_update=False
-        )
-        self._page = w.IntSlider(value=1, min=1, max=1, description="Page", continuous_update=False)
-        self._norm = w.Dropdown(
-            options=render.NORMALIZATIONS, value="channel", description="Normalize"
-        )
-        self._cmap = w.Dropdown(options=COLORMAPS, value="viridis", description="Colormap")
-        self._export = w.Button(description="Export PNG", icon="download")
-        self._download = w.HTML()
-        self._message = w.HTML()
-        self._filter.style.button_width = "110px"
-        self._order.style.button_width = "120px"
-        self._filter.observe(self._on_filter, "value")
-        self._layer.observe(self._on_layer, "value")
-        self._order.observe(self._on_order, "value")
-        for control in (self._channel, self._columns, self._page, self._norm, self._cmap):
-            control.observe(self._on_view, "value")
-        self._export.on_click(self._on_export)
-        self._mark_controls()
-
-    def _mark_controls(self) -> None:
-        """Stable CSS classes (``featviz-layer``...) for browser tests and custom styling."""
-        named = {
-            "filter": self._filter, "layer": self._layer, "channel": self._channel,
-            "order": self._order, "columns": self._columns, "page": self._page,
-            "normalization": self._norm, "colormap": self._cmap, "export": self._export,
-            "download": self._download, "message": self._message,
-        }  # fmt: skip
-        for name, control in named.items():
-            control.add_class(f"featviz-{name}")
-
     def _build_tabs(self) -> None:
-        request = self._render
-        self._tabs: list[Tab] = [
-            FeatureMapsTab(request),
-            OverlayTab(request),
-            KernelsTab(request),
-            MaximizeTab(request, lambda: (self._data, self._selection())),
-            PredictionsTab(request),
-            LayersTab(request),
-        ]
-        self._tab = w.Tab(
-            children=[t.widget for t in self._tabs], titles=[t.title for t in self._tabs]
-        )
+        self._tabs = build_tabs(TabContext(self._data, self._selection, self._render))
+        tabs = list(self._tabs.values())
+        self._tab = w.Tab(children=[t.widget for t in tabs], titles=[t.title for t in tabs])
         self._tab.observe(lambda _: self._render(), "selected_index")
         self._tab.add_class("featviz-tabs")
-        for tab in self._tabs:
+        for tab in tabs:
             tab.widget.add_class(f"featviz-tab-{tab.title.lower().replace(' ', '-')}")
-
-    def _control_box(self) -> w.Widget:
-        return w.VBox(
-            [
-                w.HBox([self._layer, _label("List"), self._filter]),
-                w.HBox([self._channel, _label("Sort"), self._order]),
-                w.HBox([self._columns, self._page]),
-                w.HBox([self._norm, self._cmap, self._export, self._download]),
-            ]
-        )
 
     def _default_filter(self) -> str:
         return "conv" if self._data.module_keys(convs_only=True) else "all"
@@ -201,17 +141,25 @@ class LayerExplorer(ControlMirror, w.VBox):
             image_id=self._image_id,
         )
 
+    def _visible_tab(self) -> Tab:
+        return list(self._tabs.values())[self._tab.selected_index or 0]
+
     def _render(self) -> None:
-        """Redraw the visible tab from cached activations; show and raise any error."""
+        """Redraw the visible tab; show and raise any error."""
         if self._hold or self._layer.value is None:
             return
-        tab = self._tabs[self._tab.selected_index or 0]
+        with self._showing_errors():
+            self._visible_tab().update(self._selection())
+        self._clear_error()
+
+    @contextmanager
+    def _showing_errors(self) -> Iterator[None]:
+        """Show an error of the block in the widget, then let it propagate to the caller."""
         try:
-            tab.update(self._data, self._selection())
+            yield
         except Exception as error:
             self._show_error(error)
             raise
-        self._clear_error()
 
     def _show_error(self, error: BaseException) -> None:
         self._error = f"{type(error).__name__}: {error}"
@@ -240,9 +188,9 @@ class LayerExplorer(ControlMirror, w.VBox):
             self._fill_layers(change["new"], previous=change["old"])
 
     def _on_layer(self, change: dict) -> None:
-        if change["new"] is not None:
+        if change["new"] is not None and not self._syncing:
             with self._batch():
-                self._fill_channels()
+                self._fill_channels(previous=change["old"])
 
     def _on_order(self, change: dict) -> None:
         with self._batch():
@@ -268,35 +216,52 @@ class LayerExplorer(ControlMirror, w.VBox):
         return data.module_keys(convs_only=kind == "conv")
 
     def _fill_layers(self, kind: str, previous: str | None = None) -> None:
-        """List the layers of one filter, keeping the current layer when it is listed."""
+        """List the layers of one filter, keeping the current layer when it is listed.
+
+        The layer to show is captured before any control moves, so a failure (an untraceable
+        model, a busy model) leaves the explorer as it was.
+        """
+        current = self._layer.value
         try:
             keys = self._keys_for(kind)
             if not keys:
                 raise ValueError(f"no layers to list under {kind!r}")
+            layer = current if current in keys else keys[0]
+            self._data.stats(layer)
         except Exception as error:
             if previous is not None:
-                self._set_filter(previous)
+                self._set_quietly(self._filter, previous)
             self._fail(error)
-        current = self._layer.value
         with self._batch():
-            self._set_filter(kind)
+            self._set_quietly(self._filter, kind)
             self._keys = keys
-            self._layer.options = [(layer_label(k, self._data.tensor(k)), k) for k in keys]
-            self._layer.value = current if current in keys else keys[0]
+            options = [(layer_label(k, self._data.shape(k)), k) for k in keys]
+            self._set_quietly(self._layer, layer, options=options)
             self._fill_channels()
 
-    def _set_filter(self, kind: str) -> None:
-        """Move the filter control without re-entering its observer."""
+    def _set_quietly(self, control: w.ValueWidget, value: Any, options: Any = None) -> None:
+        """Move a control (and its options) without re-entering its observer."""
         self._syncing = True
         try:
-            self._filter.value = kind
+            if options is not None:
+                control.options = options
+            control.value = value
         finally:
             self._syncing = False
 
-    def _fill_channels(self) -> None:
-        """Channel options for the current layer in the chosen order; keep the choice if valid."""
-        view = self._data.view(self._layer.value)
-        stats = self._data.stats(self._layer.value)
+    def _fill_channels(self, previous: str | None = None) -> None:
+        """Channel options for the current layer in the chosen order; keep the choice if valid.
+
+        ``previous`` is the layer shown before: when the new one cannot be captured (the model
+        is busy), the dropdown goes back to it and the error is shown and raised.
+        """
+        layer = self._layer.value
+        try:
+            view, stats = self._data.view(layer), self._data.stats(layer)
+        except Exception as error:
+            if previous is not None and previous in self._keys:
+                self._set_quietly(self._layer, previous)
+            self._fail(error)
         current = self._channel.value
         self._channel.options = channel_options(view, stats, self._order.value)
         keep = current is not None and channel_error(current, view.channels, view.key) is None
@@ -308,20 +273,27 @@ class LayerExplorer(ControlMirror, w.VBox):
 
     # -- images and runs ------------------------------------------------------------------
     def set_image(self, img: Any) -> None:
-        """Show another image: recapture every layer and redraw (the controls stay as they are).
+        """Show another image: survey its shapes, capture the layer shown, redraw.
+
+        The controls stay as they are. A running Maximize job is stopped first.
 
         Examples
         --------
         >>> ex.set_image("dog.jpg")  # doctest: +SKIP
         """
-        self.maximizer.stop()  # the worker must not share the model with the new capture
+        self._stop_jobs()  # the worker must not share the model with the new image
         try:
             self._data.set_image(img)
         except Exception as error:
             self._fail(error)
         self._image_id += 1
         with self._batch():
-            self._fill_layers(self._filter.value)  # graph nodes are recaptured on the way
+            self._fill_layers(self._filter.value)  # graph nodes are surveyed again on the way
+
+    def _stop_jobs(self) -> None:
+        # Never called inside owner.using(): a job needs the model to reach its cancel check.
+        for tab in self._tabs.values():
+            tab.stop()
 
     def save_png(self, path: str | Path) -> Path:
         """Write the visible tab's picture (the feature maps when it has none) to ``path``.
@@ -339,31 +311,42 @@ class LayerExplorer(ControlMirror, w.VBox):
         return self.maximizer.wait(timeout)
 
     def close(self) -> None:
-        """Stop a running Maximize job, then close every widget the explorer built, and itself.
+        """Stop a running job, free the explorer's activations and pictures, close every widget.
 
         Layouts and styles are widgets with comms of their own, so they are closed too.
         """
-        if hasattr(self, "_tabs"):  # absent when the constructor failed half-way
-            self.maximizer.stop()
-        for widget in _widget_tree(self)[1:]:  # [0] is the explorer: its own close comes last
+        for tab in getattr(self, "_tabs", {}).values():  # absent when construction failed
+            tab.close()
+        data = getattr(self, "_data", None)
+        if data is not None:
+            data.close()
+        for widget in widget_tree(self)[1:]:  # [0] is the explorer: its own close comes last
             widget.close()
         super().close()
 
     @property
     def tabs(self) -> dict[str, Tab]:
         """The tab objects by title (each has ``widget``, and ``image`` where it shows one)."""
-        return {t.title: t for t in self._tabs}
+        return {t.title: t for t in self._tabs.values()}
+
+    def tab_object(self, name: str) -> Tab:
+        """The tab registered as ``name`` ("maps", "overlay", "kernels", "maximize"...)."""
+        if name not in self._tabs:
+            hint = did_you_mean(str(name), self._tabs)
+            raise ValueError(f"no tab named {name!r}; choose one of {tuple(self._tabs)}.{hint}")
+        return self._tabs[name]
 
     @property
     def maximizer(self) -> MaximizeTab:
         """The Maximize tab (``run()``, ``cancel()``, ``wait()``, and its controls)."""
-        return self._tabs[3]  # type: ignore[return-value]
+        return self.tab_object("maximize")  # type: ignore[return-value]
 
     def _visible_png(self) -> bytes:
-        png = self._tabs[self._tab.selected_index or 0].png()
+        png = self._visible_tab().png()
         if png is None:
-            self._tabs[0].update(self._data, self._selection())
-            png = self._tabs[0].png()
+            maps = self.tab_object("maps")
+            maps.update(self._selection())
+            png = maps.png()
         if png is None:
             self._fail(ValueError(f"{self.layer} has no picture to save"))
         return png
@@ -371,24 +354,3 @@ class LayerExplorer(ControlMirror, w.VBox):
     def _channel_slug(self) -> str:
         channel = self.channel
         return "grid" if channel is None else str(channel)
-
-
-def _widget_tree(root: w.Widget) -> list[w.Widget]:
-    """``root``, then every widget reachable through its synced traits (children, layout, style)."""
-    seen: dict[int, w.Widget] = {}
-    stack = [root]
-    while stack:
-        widget = stack.pop()
-        if id(widget) in seen:
-            continue
-        seen[id(widget)] = widget
-        for name in widget.keys:
-            value = getattr(widget, name)
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            stack.extend(item for item in items if isinstance(item, w.Widget))
-    return list(seen.values())
-
-
-def _label(text: str) -> w.Label:
-    """A short inline label (a ToggleButtons description wraps above its buttons in narrow rows)."""
-    return w.Label(text, layout=w.Layout(margin="0 4px 0 12px"))

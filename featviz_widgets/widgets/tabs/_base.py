@@ -1,16 +1,15 @@
-"""What every explorer tab shares: the selection it draws, the redraw-only-on-change rule, helpers."""
+"""What every explorer tab shares: its context, the redraw-only-on-change rule, small helpers."""
 
 from __future__ import annotations
 
 import html
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as w
-import numpy as np
 
+from featviz_widgets.engine import BudgetCache
 from featviz_widgets.widgets._data import ExplorerData
 
 
@@ -32,58 +31,93 @@ class Selection:
     image_id: int
 
 
+@dataclass(frozen=True)
+class TabContext:
+    """What a tab gets from its explorer: the data, the current selection, a redraw request.
+
+    ``request()`` asks the explorer to redraw the visible tab (for a tab's own controls).
+    """
+
+    data: ExplorerData
+    selection: Callable[[], Selection]
+    request: Callable[[], None]
+
+
 class Tab:
     """One tab: a widget plus ``update``, which redraws only when its inputs changed.
 
-    Subclasses set ``title``, build ``self.widget`` and implement ``key`` (what the picture depends
-    on) and ``draw``. ``request`` is the explorer's render callback, for the tab's own controls.
+    Subclasses set ``name`` (the registry key, e.g. ``"maps"``) and ``title``, build
+    ``self.widget`` and implement ``key`` (what the picture depends on) and ``draw``.
     """
 
+    name = ""
     title = ""
     widget: w.Widget  # built by each subclass
 
-    def __init__(self, request: Callable[[], None]) -> None:
-        self.request = request
+    def __init__(self, ctx: TabContext) -> None:
+        self.ctx = ctx
         self._shown: Hashable = None
 
     def key(self, sel: Selection) -> Hashable:
         return sel
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def draw(self, sel: Selection) -> None:
         raise NotImplementedError
 
-    def update(self, data: ExplorerData, sel: Selection) -> None:
+    def update(self, sel: Selection) -> None:
         """Draw ``sel`` unless the tab already shows it."""
         key = self.key(sel)
         if key != self._shown:
             self._shown = None  # a failed draw must not look current
-            self.draw(data, sel)
+            self.draw(sel)
             self._shown = key
 
     def png(self) -> bytes | None:
         """The PNG the tab shows now (None when it shows no picture)."""
         return None
 
+    def stop(self) -> None:
+        """Stop background work that uses the model (a new image or closing is coming)."""
+
+    def close(self) -> None:
+        """Stop background work and free what the tab keeps (the explorer is closing)."""
+        self.stop()
+
 
 class PngCache:
-    """A small LRU of rendered PNGs (with what goes with them), so flipping back costs nothing."""
+    """Rendered PNGs (with what goes with them) under the memory budget: flipping back is free.
 
-    def __init__(self, size: int = 48) -> None:
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._size = size
+    Entries count their bytes in the process-wide budget, so the pictures of an explorer never
+    pile up outside it; an evicted picture is simply rendered again.
+    """
+
+    def __init__(self) -> None:
+        self._cache = BudgetCache()
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        value = make()
-        self._items[key] = value
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        value = self._cache.get(key)
+        if value is None:
+            value = make()
+            self._cache.put(key, value, _nbytes(value))
         return value
 
     def clear(self) -> None:
-        self._items.clear()
+        self._cache.clear()
+
+
+def _nbytes(value: Any) -> int:
+    """Bytes of a PNG, a caption, or a tuple of them (plus the objects' own overhead)."""
+    if isinstance(value, tuple):
+        return sum(_nbytes(part) for part in value)
+    if isinstance(value, bytes | str):
+        return len(value) + 64
+    return 64
+
+
+def page_bounds(sel: Selection, channels: int) -> tuple[int, int]:
+    """(start, count) of the page the grid shows."""
+    start = min(sel.page * sel.page_size, max(channels - 1, 0))
+    return start, min(sel.page_size, channels - start)
 
 
 def image_widget() -> w.Image:
@@ -104,17 +138,3 @@ def caption(text: str) -> str:
 def note(text: str) -> str:
     """A plain message shown where a picture would be."""
     return f"<div style='padding:8px;color:#555'>{html.escape(text)}</div>"
-
-
-def tile_rgb(images: list[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:
-    """Tile same-size uint8 HxWx3 images in rows of ``cols`` with a white separator."""
-    if not images:
-        raise ValueError("tile_rgb needs at least one image")
-    h, wd = images[0].shape[:2]
-    cols = max(1, min(cols, len(images)))
-    rows = -(-len(images) // cols)
-    out = np.full((rows * h + (rows - 1) * pad, cols * wd + (cols - 1) * pad, 3), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, cols)
-        out[r * (h + pad) : r * (h + pad) + h, c * (wd + pad) : c * (wd + pad) + wd] = img
-    return out

@@ -6,8 +6,19 @@ import ipywidgets as w
 import numpy as np
 
 from featviz_widgets import render
-from featviz_widgets.widgets._data import ExplorerData, LayerView, summary
-from featviz_widgets.widgets.tabs._base import PngCache, Selection, Tab, caption, image_widget, note
+from featviz_widgets._text import shape_label
+from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._views import LayerView, summary
+from featviz_widgets.widgets.tabs._base import (
+    PngCache,
+    Selection,
+    Tab,
+    TabContext,
+    caption,
+    image_widget,
+    note,
+    page_bounds,
+)
 
 SINGLE_SIZE = 320  # px of the long side when one channel is shown large
 
@@ -19,26 +30,22 @@ def ordered_maps(data: ExplorerData, sel: Selection, view: LayerView) -> np.ndar
     return view.maps
 
 
-def page_bounds(sel: Selection, channels: int) -> tuple[int, int]:
-    """(start, count) of the page the grid shows."""
-    start = min(sel.page * sel.page_size, max(channels - 1, 0))
-    return start, min(sel.page_size, channels - start)
-
-
 class FeatureMapsTab(Tab):
     """The grid of every channel, or the chosen channel large, with a statistics caption."""
 
+    name = "maps"
     title = "Feature maps"
 
-    def __init__(self, request) -> None:
-        super().__init__(request)
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self.image = image_widget()
         self.caption = w.HTML()
         self.message = w.HTML()
         self.widget = w.VBox([self.caption, self.message, self.image])
         self._cache = PngCache()
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         view = data.view(sel.layer)
         if view.kind == "none":
             self._show(None, f"{sel.layer}  {view.label}", view.note)
@@ -54,6 +61,9 @@ class FeatureMapsTab(Tab):
         """Forget rendered pictures (benchmarks/browser_latency.py times fresh renders with it)."""
         self._cache.clear()
         self._shown = None
+
+    def close(self) -> None:
+        self.clear_cache()
 
     def _show(self, png: bytes | None, text: str, message: str) -> None:
         if png is not None:
@@ -114,5 +124,5 @@ class FeatureMapsTab(Tab):
         if summed is not None:
             return f"{head} · sum of {view.channels} channels · {summary(summed)}"
         one = values[sel.channel]
-        shape = "x".join(str(s) for s in np.shape(one)) or "1 value"
+        shape = shape_label(np.shape(one)) if np.ndim(one) else "1 value"
         return f"{head} · channel {sel.channel} ({shape}) · {summary(np.atleast_1d(one))}"

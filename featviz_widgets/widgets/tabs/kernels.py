@@ -9,9 +9,19 @@ import numpy as np
 import torch
 
 from featviz_widgets import render
-from featviz_widgets.widgets._data import ExplorerData, summary
-from featviz_widgets.widgets.tabs._base import Selection, Tab, caption, image_widget, note
-from featviz_widgets.widgets.tabs.feature_maps import page_bounds
+from featviz_widgets._text import shape_label
+from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._views import summary
+from featviz_widgets.widgets.tabs._base import (
+    PngCache,
+    Selection,
+    Tab,
+    TabContext,
+    caption,
+    image_widget,
+    note,
+    page_bounds,
+)
 
 
 def weight_of(data: ExplorerData, layer: str) -> np.ndarray | None:
@@ -38,15 +48,16 @@ MATRIX_PIXELS = 1_000_000
 class KernelsTab(Tab):
     """Every kernel of the layer (paged like the grid), or one output channel's kernel slices."""
 
+    name = "kernels"
     title = "Kernels"
 
-    def __init__(self, request) -> None:
-        super().__init__(request)
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self.image = image_widget()
         self.caption = w.HTML()
         self.message = w.HTML()
         self.widget = w.VBox([self.message, self.caption, self.image])
-        self._summaries: dict[tuple, str] = {}
+        self._summaries = PngCache()  # captions, under the budget like pictures
 
     def key(self, sel: Selection) -> tuple:
         # Weights do not depend on the image, so the image id is left out on purpose.
@@ -55,7 +66,11 @@ class KernelsTab(Tab):
     def png(self) -> bytes | None:
         return self.image.value if self.image.layout.display != "none" else None
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def close(self) -> None:
+        self._summaries.clear()
+
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         weight = weight_of(data, sel.layer)
         if weight is None:
             module = data.module(sel.layer)
@@ -69,7 +84,7 @@ class KernelsTab(Tab):
             picture, what = self._matrix(weight, sel)
         else:
             picture, what = self._kernels(weight, sel)
-        shape = "x".join(str(s) for s in weight.shape)
+        shape = shape_label(weight.shape)
         text = f"{sel.layer} weight {shape} · {what} · {self._summary(data, sel.layer, weight)}"
         self._show(render.to_png(picture), text, "")
 
@@ -102,9 +117,7 @@ class KernelsTab(Tab):
         """The weight statistics caption, computed once per layer (and again after an update)."""
         param = data.module(layer).weight
         key = (layer, param.data_ptr(), param._version)  # _version moves on in-place updates
-        if key not in self._summaries:
-            self._summaries[key] = summary(weight)
-        return self._summaries[key]
+        return self._summaries.get(key, lambda: summary(weight))
 
     def _show(self, png: bytes | None, text: str, message: str) -> None:
         if png is not None:

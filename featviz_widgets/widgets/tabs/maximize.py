@@ -1,33 +1,41 @@
-"""Maximize tab: activation maximization of the explorer's layer, run in one worker thread.
+"""Maximize tab: activation maximization of the explorer's layer, run by a JobRunner.
 
-Run starts :func:`featviz_widgets.optvis.maximize` in a ``threading.Thread`` so the kernel keeps
-answering the other controls; ``on_step`` moves the progress bar and shows a preview every few
-steps; Cancel sets a ``threading.Event`` that the optimizer checks every step. Finished pictures are
-cached per (layer, target, settings), so asking again shows them at once.
+Run hands :func:`featviz_widgets.optvis.maximize` to the tab's :class:`JobRunner` (a worker
+thread), so the kernel keeps answering the other controls; ``on_step`` moves the progress bar and
+shows a preview every few steps; Cancel sets the runner's event, checked every step. Finished
+pictures are cached per (layer, target, settings), so asking again shows them at once.
 
-Image sizes: a model with a fixed input size (torchvision's VisionTransformer says so in
-``image_size``) is offered that size only. For other models, Run first checks a size other than the
-explorer's own with one forward of the photo at that size; a model that rejects it (MaxViT, a CNN
-with a fixed Linear head) gets a clear message and is offered the explorer's size from then on.
+Image sizes are the model owner's facts. A model that declares one input size
+(``owner.fixed_input_size()``, e.g. a ViT's ``image_size``) is offered every size: optvis resizes
+each picture to the model's size before the forward. For other models, Run asks
+``owner.accepts(size, batch)`` (one probe forward per size, cached); a size the model rejects (a
+CNN with a fixed Linear head) runs at the explorer's own size instead, says so, and Size offers
+that size from then on, so the first click still gives a picture.
 """
 
 from __future__ import annotations
 
 import html
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from featviz_widgets import layout, render
-from featviz_widgets.engine import model_dtype, preserved_state
 from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets.tabs._base import Selection, Tab, caption, image_widget, note, tile_rgb
+from featviz_widgets.widgets.jobs import JobRunner
+from featviz_widgets.widgets.tabs._base import (
+    PngCache,
+    Selection,
+    Tab,
+    TabContext,
+    caption,
+    image_widget,
+    note,
+)
 
 MODES = (("this channel", "channel"), ("first N channels", "first"), ("a class", "class"))
 SIZES = (64, 96, 128, 160, 224)
@@ -57,23 +65,25 @@ class Job:
         return f"{what} · {self.steps} steps · {self.size}px · {self.preset} · seed {self.seed}"
 
 
+def _result_bytes(result: Any) -> int | None:
+    """Budget bytes of a finished result; None (not cached) for a cancelled one."""
+    if result is None or result.cancelled:
+        return None
+    return sum(int(np.asarray(image).nbytes) for image in result.images) + 1024
+
+
 class MaximizeTab(Tab):
     """Controls, progress and result of activation maximization for the current selection."""
 
+    name = "maximize"
     title = "Maximize"
 
-    def __init__(self, request, context) -> None:
-        super().__init__(request)
-        self._context = context  # () -> (ExplorerData, Selection): what the explorer shows now
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self._build()
-        self._cache: dict[Job, tuple[bytes, Any]] = {}
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        self._error: BaseException | None = None
-        self._result: Any = None
-        self._job: Job | None = None
+        self.runner = JobRunner("Maximize", cache_if=_result_bytes)
+        self._pngs = PngCache()  # the picture of each cached result
         self._last: tuple[Job, str, bytes | None] | None = None  # what the last run left showing
-        self._accepted: set[int] = set()  # sizes the model ran at
         self._rejected: str | None = None  # why a size failed: Size then offers the native one
         self._quiet = False  # set while the tab itself rewrites option lists
 
@@ -119,14 +129,15 @@ class MaximizeTab(Tab):
 
     def _on_control(self, _: dict) -> None:
         if not self._quiet:
-            self.request()
+            self.ctx.request()
 
     # -- Tab protocol ----------------------------------------------------------------------
     def key(self, sel: Selection) -> tuple:
         values = tuple(c.value for c in self._controls())
         return (sel.layer, sel.channel, sel.image_id, values, self.running)
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         self._sync_options(data)
         self.count.layout.display = None if self.mode.value == "first" else "none"
         self.klass.layout.display = None if self.mode.value == "class" else "none"
@@ -137,8 +148,9 @@ class MaximizeTab(Tab):
         except ValueError as error:
             self._show_status(note(str(error)), None)
             return
-        if job in self._cache:
-            self._show_status(caption(f"cached: {job.describe()}"), self._cache[job][0])
+        result = self.runner.cached(job)
+        if result is not None:
+            self._show_status(caption(f"cached: {job.describe()}"), self._png(job, result))
         elif self._last is not None and self._last[0] == job:
             self._show_status(*self._last[1:])
         else:
@@ -146,6 +158,14 @@ class MaximizeTab(Tab):
 
     def png(self) -> bytes | None:
         return self.image.value if self.image.layout.display != "none" else None
+
+    def stop(self) -> None:
+        """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""
+        self.runner.stop()
+
+    def close(self) -> None:
+        self.runner.close()
+        self._pngs.clear()
 
     # -- the target ------------------------------------------------------------------------
     def job(self, data: ExplorerData, sel: Selection) -> Job:
@@ -197,10 +217,13 @@ class MaximizeTab(Tab):
             self._quiet = False
 
     def _sync_sizes(self, data: ExplorerData) -> None:
-        fixed, native = fixed_input_size(data.model), native_size(data)
+        fixed, native = data.owner.fixed_input_size(), _square_side(data)
         if fixed is not None:
-            sizes = (fixed,)
-            text = f"this model takes {fixed}x{fixed} images only (its image_size)"
+            sizes = SIZES
+            text = (
+                f"this model takes {fixed[0]}x{fixed[1]} images only: each picture is resized to "
+                "that size before the model sees it"
+            )
         elif self._rejected is not None and native is not None:
             sizes, text = (native,), self._rejected
         else:
@@ -210,101 +233,81 @@ class MaximizeTab(Tab):
             self.size.value = 128 if 128 in sizes else sizes[0]
         self.size_note.value = note(text) if text else ""
 
-    def _one_size(self, data: ExplorerData) -> bool:
-        return fixed_input_size(data.model) is not None or self._rejected is not None
+    def _accepted(self, data: ExplorerData, job: Job) -> Job:
+        """``job`` at a size the model accepts: its own, or the explorer's when it is rejected.
 
-    def _check_size(self, data: ExplorerData, size: int) -> None:
-        """Raise a clear ValueError when the model rejects ``size`` (one forward, once per size)."""
-        native = native_size(data)
-        if size == native or size in self._accepted:
-            return
-        error = _probe(data, size)
-        if error is None:
-            self._accepted.add(size)
-            return
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        why = f"{type(error).__name__}: {first}"[:200]
-        offer = f"; Size now offers {native}px, the explorer's image size" if native else ""
-        self._rejected = f"this model does not accept {size}x{size} images ({why}){offer}"
+        One probe forward per new size (cached by the model's owner); a model that declares its
+        size needs none (optvis resizes the picture to it).
+        """
+        if data.owner.fixed_input_size() is not None:
+            return job
+        with data.using():
+            why = data.owner.accepts(job.size, data.prepared.batch)
+        if why is None:
+            return job
+        native = _square_side(data)
+        if native is None:
+            raise ValueError(f"this model does not accept {job.size}x{job.size} images ({why})")
+        self._rejected = (
+            f"this model does not accept {job.size}x{job.size} images ({why}); Size now offers "
+            f"{native}px, the explorer's image size"
+        )
         self._sync_options(data)
-        raise ValueError(self._rejected)
+        return replace(job, size=native)
 
     # -- running ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.runner.running
 
     def run(self) -> None:
         """Start maximizing the current target in a worker thread (cached results show at once)."""
         if self.running:
             return
-        data, sel = self._context()
-        self._sync_options(data)
+        data, sel = self.ctx.data, self.ctx.selection()
         try:
+            self._sync_options(data)
             job = self.job(data, sel)
-            if job not in self._cache:
-                self._check_size(data, job.size)
-        except ValueError as error:  # shown where the user looks, and raised to the caller
-            self._show_status(note(str(error)), None)
+            if self.runner.cached(job) is None:
+                job = self._accepted(data, job)
+        except Exception as error:  # shown where the user looks, and raised to the caller
+            text = (
+                str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+            )
+            self._show_status(note(text), None)
             raise
-        if job in self._cache:
-            png, self._result = self._cache[job]
-            self._show_status(caption(f"cached: {job.describe()}"), png)
-            return
-        self._job, self._error, self._result = job, None, None
-        self._cancel.clear()
+        # Controls off before the thread starts: a run that fails at once turns them back on.
         self.progress.max, self.progress.value = job.steps, 0
         self._set_running(True)
         self._show_status(caption(f"running: {job.describe()}"), None)
-        self._thread = threading.Thread(
-            target=self._work, args=(data, job), name="featviz-maximize", daemon=True
-        )
-        self._thread.start()
+        started = self.runner.submit(
+            job, lambda cancel, progress: self._maximize(data, job, cancel, progress),
+            owner=data.owner, on_progress=self._on_step, on_finish=self._finished,
+        )  # fmt: skip
+        if not started:  # answered from the cache
+            self._set_running(False)
+            png = self._png(job, self.runner.result)
+            self._show_status(caption(f"cached: {job.describe()}"), png)
 
     def cancel(self) -> None:
         """Ask the running optimization to stop (honoured within one step)."""
-        self._cancel.set()
-
-    def stop(self) -> None:
-        """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.runner.cancel()
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the run ends; return its MaximizeResult, or raise the error it hit."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise TimeoutError(f"maximize still running after {timeout} s")
-        if self._error is not None:
-            raise self._error
-        return self._result
+        return self.runner.wait(timeout)
 
-    def _work(self, data: ExplorerData, job: Job) -> None:
-        try:
-            settings = MaximizeSettings(
-                preset=job.preset, steps=job.steps, size=job.size, seed=job.seed,
-                preview_every=max(1, job.steps // 16),
-            )  # fmt: skip
-            result = maximize(
-                data.model, _target(job), settings=settings, on_step=self._on_step,
-                cancel=self._cancel, weights=data.weights,
-            )  # fmt: skip
-            self._finish(job, result)
-        except BaseException as error:  # shown in the tab and re-raised by wait()
-            self._error = error
-            message = f"maximize failed: {type(error).__name__}: {error}"
-            if self.progress.value == 0 and job.preset != "classic" and self._one_size(data):
-                message += (
-                    f"; this model takes one input size and the {job.preset!r} preset's random "
-                    "pad and jitter change the size: try the 'classic' preset"
-                )
-            text = f"<div style='color:#b00020'>{html.escape(message)}</div>"
-            self._last = (job, text, None)
-            self._show_status(text, None)
-        finally:
-            self._set_running(False)
+    def _maximize(
+        self, data: ExplorerData, job: Job, cancel: threading.Event, progress: Any
+    ) -> Any:
+        settings = MaximizeSettings(
+            preset=job.preset, steps=job.steps, size=job.size, seed=job.seed,
+            preview_every=max(1, job.steps // 16),
+        )  # fmt: skip
+        return maximize(
+            data.model, _target(job), settings=settings, on_step=progress, cancel=cancel,
+            weights=data.weights,
+        )  # fmt: skip
 
     def _on_step(self, step: int, value: float, preview: Any) -> None:
         self.progress.value = min(int(step), self.progress.max)
@@ -312,18 +315,38 @@ class MaximizeTab(Tab):
             self._show_picture(render.to_png(_sheet(preview)))
         self.status.value = caption(f"step {step}/{self.progress.max} · objective {value:.4g}")
 
-    def _finish(self, job: Job, result: Any) -> None:
-        self._result = result
-        png = render.to_png(_sheet(result.images))
+    def _finished(self, job: Job, result: Any, error: BaseException | None) -> None:
+        """The worker's last act: show the result or the error, then free the controls."""
+        try:
+            if error is None:
+                self._show_result(job, result)
+            else:
+                self._show_failure(job, error)
+        finally:
+            self._set_running(False)
+
+    def _show_result(self, job: Job, result: Any) -> None:
+        png = self._png(job, result)
         if result.cancelled:
             text = f"cancelled after {result.steps} steps: {job.describe()}"
         else:
-            self._cache[job] = (png, result)
             last = result.history[-1] if result.history else float("nan")
             text = f"done: {job.describe()} · objective {last:.4g}"
         self.progress.value = min(result.steps, self.progress.max)
         self._last = (job, caption(text), png)
         self._show_status(caption(text), png)
+
+    def _show_failure(self, job: Job, error: BaseException) -> None:
+        message = f"maximize failed: {type(error).__name__}: {error}"
+        text = f"<div style='color:#b00020'>{html.escape(message)}</div>"
+        self._last = (job, text, None)
+        self._show_status(text, None)
+
+    def _png(self, job: Job, result: Any) -> bytes:
+        """The picture of a result (kept under the budget per job)."""
+        if result.cancelled:
+            return render.to_png(_sheet(result.images))
+        return self._pngs.get(job, lambda: render.to_png(_sheet(result.images)))
 
     def _set_running(self, running: bool) -> None:
         for control in [*self._controls(), self.run_button]:
@@ -342,35 +365,10 @@ class MaximizeTab(Tab):
         self.image.layout.display = None
 
 
-def fixed_input_size(model: torch.nn.Module) -> int | None:
-    """The one input size a model declares (torchvision VisionTransformer's ``image_size``), or None.
-
-    Examples
-    --------
-    >>> fixed_input_size(torchvision.models.vit_b_16())  # doctest: +SKIP
-    224
-    """
-    size = getattr(model, "image_size", None)
-    return size if isinstance(size, int) and not isinstance(size, bool) else None
-
-
-def native_size(data: ExplorerData) -> int | None:
-    """The side of the explorer's own (square) input, which the model is known to accept."""
-    h, w_ = data.prepared.batch.shape[-2:]
-    return int(h) if h == w_ else None
-
-
-def _probe(data: ExplorerData, size: int) -> Exception | None:
-    """One forward of the photo resized to ``size``; the error it raised, or None."""
-    batch = F.interpolate(data.prepared.batch, size=(size, size), mode="bilinear")
-    x = batch.to(data.device, model_dtype(data.model))
-    with preserved_state(data.model), torch.no_grad():
-        data.model.eval()
-        try:
-            data.model(x)
-        except Exception as error:  # the message for the user names it
-            return error
-    return None
+def _square_side(data: ExplorerData) -> int | None:
+    """The side of the explorer's own input when it is square (the model is known to take it)."""
+    height, width = data.input_size
+    return height if height == width else None
 
 
 def _target(job: Job) -> Any:
@@ -387,7 +385,7 @@ def _sheet(images: Any) -> np.ndarray:
         sheet = images
     else:
         pictures = list(images)
-        sheet = tile_rgb(pictures, cols=int(np.ceil(np.sqrt(len(pictures)))))
+        sheet = render.tile_rgb(pictures, cols=int(np.ceil(np.sqrt(len(pictures)))))
     # Small pictures (64-128 px) are enlarged with crisp pixels rather than shown thumbnail-size.
     scale = max(1, DISPLAY_MIN // max(sheet.shape[:2]))
     return sheet if scale == 1 else sheet.repeat(scale, axis=0).repeat(scale, axis=1)

@@ -12,10 +12,10 @@ from featviz_widgets.widgets.tabs._base import (
     PngCache,
     Selection,
     Tab,
+    TabContext,
     caption,
     image_widget,
     note,
-    tile_rgb,
 )
 
 TOP_K = 8
@@ -26,15 +26,16 @@ PHOTO = 384  # px: the 224-px model input is enlarged so the overlay is not thum
 class OverlayTab(Tab):
     """The chosen channel (the strongest when the grid is selected, the sum for "sum") on the photo."""
 
+    name = "overlay"
     title = "Overlay"
 
-    def __init__(self, request) -> None:
-        super().__init__(request)
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self.opacity = w.FloatSlider(
             value=0.5, min=0.0, max=1.0, step=0.05, description="Opacity",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
-        self.opacity.observe(lambda _: self.request(), "value")
+        self.opacity.observe(lambda _: self.ctx.request(), "value")
         self.image = image_widget()
         self.strip = image_widget()
         self.caption = w.HTML()
@@ -43,7 +44,7 @@ class OverlayTab(Tab):
         self.widget = w.VBox(
             [self.opacity, self.message, self.caption, self.image, self.strip_caption, self.strip]
         )
-        self._cache = PngCache(16)
+        self._cache = PngCache()
         self._photos: dict[tuple[int, int], np.ndarray] = {}
 
     def key(self, sel: Selection) -> tuple:
@@ -52,7 +53,12 @@ class OverlayTab(Tab):
     def png(self) -> bytes | None:
         return self.image.value if self.image.layout.display != "none" else None
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def close(self) -> None:
+        self._cache.clear()
+        self._photos.clear()
+
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         view = data.view(sel.layer)
         spatial = view.maps is not None and min(view.maps.shape[1:]) > 1
         self._set_visible(spatial)
@@ -72,7 +78,8 @@ class OverlayTab(Tab):
             channel = sel.channel if isinstance(sel.channel, int) else int(stats.strongest[0])
             heat = view.maps[channel]
             what = f"channel {channel}" + ("" if isinstance(sel.channel, int) else " (strongest)")
-        # A grey heatmap on a photo says nothing: the overlay swaps "gray" for "jet" (seed 003's look).
+        # A grey heatmap on a photo says nothing: the overlay swaps "gray" for "jet" (the classic
+        # jet-on-photo heatmap look).
         cmap = "jet" if sel.colormap == "gray" else sel.colormap
         self.image.value = self._cache.get(
             self.key(sel),
@@ -91,7 +98,7 @@ class OverlayTab(Tab):
         small = self._thumb(data, sel.image_id)
         maps, alpha = data.view(sel.layer).maps, float(self.opacity.value)
         tiles = [render.overlay(small, maps[c], alpha=alpha, cmap=cmap) for c in top]
-        return render.to_png(tile_rgb(tiles, cols=len(tiles)))
+        return render.to_png(render.tile_rgb(tiles, cols=len(tiles)))
 
     def _photo(self, data: ExplorerData, image_id: int) -> np.ndarray:
         """The model's view of the photo, at least PHOTO px on its long side (cached)."""

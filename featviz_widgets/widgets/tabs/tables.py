@@ -7,8 +7,10 @@ import html
 import ipywidgets as w
 import numpy as np
 
-from featviz_widgets.widgets._data import ExplorerData, base_name
-from featviz_widgets.widgets.tabs._base import Selection, Tab, note
+from featviz_widgets._text import shape_label
+from featviz_widgets.engine import base_name
+from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets.tabs._base import Selection, Tab, TabContext, note
 
 TOP = 5
 # One scoped style block instead of inline styles on every cell: the Layers table of a big model
@@ -47,17 +49,19 @@ def top_predictions(data: ExplorerData, k: int = TOP) -> list[tuple[int, str, fl
 class PredictionsTab(Tab):
     """Top-5 classes with probabilities, when the model's output is a class-score vector."""
 
+    name = "predictions"
     title = "Predictions"
 
-    def __init__(self, request) -> None:
-        super().__init__(request)
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self.html = w.HTML()
         self.widget = w.VBox([self.html])
 
     def key(self, sel: Selection) -> int:
         return sel.image_id
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         top = top_predictions(data)
         if not top:
             shape = getattr(data.output, "shape", None)
@@ -77,26 +81,28 @@ class PredictionsTab(Tab):
 class LayersTab(Tab):
     """Every layer in execution order with type, output shape and parameter count."""
 
+    name = "layers"
     title = "Layers"
 
-    def __init__(self, request) -> None:
-        super().__init__(request)
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
         self.html = w.HTML()
         self.widget = w.VBox([self.html])
 
     def key(self, sel: Selection) -> tuple[str, int]:
         return (sel.layer, sel.image_id)
 
-    def draw(self, data: ExplorerData, sel: Selection) -> None:
+    def draw(self, sel: Selection) -> None:
+        data = self.ctx.data
         rows, highlight = [], None
         seen = set()
-        for key, tensor in data.activations.items():
+        for key, shape in data.shapes.items():  # shapes from the survey: nothing captured
             info = data.infos.get(base_name(key))
             seen.add(base_name(key))
             if key == sel.layer:
                 highlight = len(rows)
-            shape = "x".join(str(s) for s in tensor.shape[1:])
-            rows.append(_row(key, info.type if info else "", shape, info.num_params if info else 0))
+            kind, params = (info.type, info.num_params) if info else ("", 0)
+            rows.append(_row(key, kind, shape_label(shape[1:]), params))
         missing = "not captured (layers=)" if data.restrict else "did not run"
         for name, info in data.infos.items():
             if name not in seen:
