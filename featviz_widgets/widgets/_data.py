@@ -18,6 +18,7 @@ Every engine call runs inside the model owner's lock, waiting at most
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
@@ -36,6 +37,7 @@ from featviz_widgets.engine import (
     check_model,
     list_layers,
     list_nodes,
+    memory_budget,
     owner_for,
     parse_key,
     survey,
@@ -43,6 +45,9 @@ from featviz_widgets.engine import (
 )
 from featviz_widgets.engine import owner as model_owner
 from featviz_widgets.widgets._views import ChannelStats, LayerEntry, LayerView
+
+# At most this share of the memory budget goes to layers captured ahead of the user's clicks.
+PREFETCH_SHARE = 0.25
 
 
 class _Shaped(NamedTuple):
@@ -172,8 +177,13 @@ class ExplorerData:
         raise KeyError(key)
 
     # -- values, captured on demand --------------------------------------------------------
-    def entries(self, keys: Sequence[str]) -> dict[str, LayerEntry]:
-        """The entries of ``keys``; those not in the budget are captured in ONE forward."""
+    def entries(self, keys: Sequence[str], *, prefetch: Sequence[str] = ()) -> dict[str, LayerEntry]:
+        """The entries of ``keys``; those not in the budget are captured in ONE forward.
+
+        ``prefetch`` (the layers the dropdown lists) rides along when a forward runs anyway and
+        they fit in :data:`PREFETCH_SHARE` of the budget: after the first layer change, stepping
+        through the list costs no forward. The construction asks for its one layer without it.
+        """
         found: dict[str, LayerEntry] = {}
         missing: list[str] = []
         for key in dict.fromkeys(keys):
@@ -184,9 +194,21 @@ class ExplorerData:
                 missing.append(key)
             else:
                 found[key] = entry  # held here: capturing the rest may evict it from the budget
+        if missing and all(key in self.shapes for key in missing):
+            # Module outputs only: graph-node lists are several times longer, and every node
+            # value is copied as the graph runs, so nodes are captured one at a time.
+            extra = [k for k in prefetch if k in self.shapes and k not in found and k not in missing]
+            extra = [k for k in extra if self._cache.get(k) is None]
+            affordable = memory_budget() * PREFETCH_SHARE
+            if extra and self._estimate([*missing, *extra]) <= affordable:
+                missing += extra
         if missing:
             found.update(self._capture(missing))
         return {key: found[key] for key in dict.fromkeys(keys)}
+
+    def _estimate(self, keys: Sequence[str]) -> int:
+        """Bytes ``keys`` would take as float32 captures (from the survey's shapes)."""
+        return sum(4 * math.prod(self.shape(key)) for key in keys)
 
     def _capture(self, keys: list[str]) -> dict[str, LayerEntry]:
         """Capture ``keys`` (modules and/or nodes) in one forward, stopped as early as they allow.

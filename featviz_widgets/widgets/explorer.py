@@ -257,7 +257,10 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         """
         layer = self._layer.value
         try:
-            view, stats = self._data.view(layer), self._data.stats(layer)
+            # A layer change that needs a forward also keeps the other listed layers (budget
+            # permitting), so the next changes draw from memory.
+            entry = self._data.entries([layer], prefetch=self._keys)[layer]
+            view, stats = entry.view, entry.stats
         except Exception as error:
             if previous is not None and previous in self._keys:
                 self._set_quietly(self._layer, previous)
