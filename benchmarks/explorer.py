@@ -176,12 +176,13 @@ def _child(name: str, size: int) -> dict[str, float]:
         firsts.append(time.perf_counter() - start)
         ex.close()
     ex = LayerExplorer(model, img, size=size)
-    for key in ex.layers[:: max(1, len(ex.layers) // RECAPTURES)][:RECAPTURES]:
+    modules = list(ex.activations)  # every module output; listing them captures nothing
+    for key in modules[:: max(1, len(modules) // RECAPTURES)][:RECAPTURES]:
         ex.layer = key  # a user looking around: the budget decides what stays
     peak = _rss_peak() - baseline
     budget = memory_budget()
     set_memory_budget(1)  # every layer is evicted when the next is shown: all recaptures
-    keys = ex.layers[1 :: max(1, len(ex.layers) // RECAPTURES)][:RECAPTURES]
+    keys = modules[1 :: max(1, len(modules) // RECAPTURES)][:RECAPTURES]
     recaptures = [_ms(lambda key=key: setattr(ex, "layer", key)) / 1000 for key in keys]
     set_memory_budget(budget)
     return {

@@ -16,6 +16,7 @@ ENGINE_MODULES = [
     "featviz_widgets.layout",
     "featviz_widgets.render",
     "featviz_widgets.optvis",
+    "featviz_widgets.examples",
     "featviz_widgets.lab",
     "featviz_widgets.lab.patterns",
     "featviz_widgets.lab.tiny_cnn",
@@ -156,3 +157,59 @@ def test_the_detector_sees_a_hook_outside_the_engine(tmp_path, monkeypatch) -> N
     (fake / "widgets" / "x.py").write_text("def f(m):\n    return m.register_forward_hook(print)\n")
     monkeypatch.setattr(featviz_widgets, "__file__", str(fake / "__init__.py"))
     assert _calls_by_file(HOOK_CALLS) == {"widgets/x.py": [2]}
+
+
+# The import arrows the README's Architecture section draws: unit -> units it may import.
+ALLOWED_IMPORTS = {
+    "_text": set(),
+    "engine": {"_text"},
+    "inputs": {"engine", "_text"},
+    "layout": {"_text"},
+    "render": {"_text"},
+    "optvis": {"engine", "inputs", "layout", "_text"},
+    "examples": {"engine", "inputs", "layout", "_text"},
+    "widgets": {"engine", "optvis", "render", "inputs", "layout", "_text"},
+    "lab": {"inputs", "_text"},
+    "datasets": {"lab"},
+    "models": {"lab"},
+    "samples": {"lab"},
+}
+
+
+def _imported_units(path: Path, root: Path) -> set[str]:
+    """Top-level package units (``engine``, ``render``...) that ``path`` imports."""
+    parts = path.relative_to(root).parts
+    package = ["featviz_widgets", *parts[:-1]]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            modules = [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            pieces = module.split(".")
+            if pieces[0] == "featviz_widgets" and len(pieces) > 1:
+                found.add(pieces[1].removesuffix(".py"))
+    return found
+
+
+def test_imports_follow_the_readme_arrows() -> None:
+    root = Path(featviz_widgets.__file__).parent
+    wrong = {}
+    for path in sorted(root.rglob("*.py")):
+        unit = path.relative_to(root).parts[0].removesuffix(".py")
+        if unit == "__init__":
+            continue  # the lazy public API names everything
+        extra = _imported_units(path, root) - ALLOWED_IMPORTS[unit] - {unit}
+        if extra:
+            wrong[path.relative_to(root).as_posix()] = sorted(extra)
+    assert not wrong, wrong
+    readme = (root.parent / "README.md").read_text()
+    for unit, targets in ALLOWED_IMPORTS.items():
+        for target in targets - {"_text"}:
+            if unit not in {"datasets", "models", "samples"}:
+                assert f"`{unit} -> {target}`" in readme, f"README lacks {unit} -> {target}"

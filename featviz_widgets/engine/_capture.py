@@ -1,19 +1,8 @@
-"""The capture engine: list a model's layers and record what they output for an input.
+"""Capture: list a model's layers and record what they output (public through ``engine``).
 
-Module names (``model.named_modules()``, e.g. ``"layer1.0.conv1"``) are recorded with forward
-hooks; FX graph node names (``"layer1.0.add"``, ``"flatten"``) go through torchvision's feature
-extraction. Every call runs the model in eval mode and restores it afterwards, also when the
-forward raises: no hooks left, training flags, ``requires_grad`` flags, parameters and buffers
-as before. Imports torch (and torchvision for graph nodes) only.
-
-Examples
---------
->>> import torch, torchvision
->>> from featviz_widgets.engine import capture, list_layers
->>> model = torchvision.models.resnet18()
->>> acts = capture(model, torch.randn(1, 3, 64, 64), ["layer1", "layer1.0.add"])
->>> list(acts)
-['layer1.0.add', 'layer1']
+Module outputs go through forward hooks (``_recorder``), graph nodes through torch.fx (``_fx``);
+every call holds the model's owner (``owner_for(model).using()``), so it never interleaves with
+another thread's use of the model, and the model comes back as it was.
 """
 
 from __future__ import annotations

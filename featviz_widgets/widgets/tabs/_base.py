@@ -138,3 +138,31 @@ def caption(text: str) -> str:
 def note(text: str) -> str:
     """A plain message shown where a picture would be."""
     return f"<div style='padding:8px;color:#555'>{html.escape(text)}</div>"
+
+
+class PictureTab(Tab):
+    """A tab that shows one picture with a caption and a message line (Feature maps, Kernels).
+
+    ``parts`` orders the three widgets top to bottom by name.
+    """
+
+    parts: tuple[str, ...] = ("caption", "message", "image")
+
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
+        self.image = image_widget()
+        self.caption = w.HTML()
+        self.message = w.HTML()
+        self.widget = w.VBox([getattr(self, part) for part in self.parts])
+
+    def png(self) -> bytes | None:
+        return self.image.value if self.image.layout.display != "none" else None
+
+    def _show(self, png: bytes | None, text: str, message: str) -> None:
+        """Show ``png`` (None hides the picture) with its caption and a message line."""
+        if png is not None:
+            self.image.value = png
+        self.image.layout.display = None if png is not None else "none"
+        self.caption.value = caption(text) if text else ""
+        self.message.value = note(message) if message else ""
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipywidgets as w
 import numpy as np
 
 from featviz_widgets import render
@@ -10,13 +9,10 @@ from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._views import LayerView, summary
 from featviz_widgets.widgets.tabs._base import (
+    PictureTab,
     PngCache,
     Selection,
-    Tab,
     TabContext,
-    caption,
-    image_widget,
-    note,
     page_bounds,
 )
 
@@ -30,7 +26,7 @@ def ordered_maps(data: ExplorerData, sel: Selection, view: LayerView) -> np.ndar
     return view.maps
 
 
-class FeatureMapsTab(Tab):
+class FeatureMapsTab(PictureTab):
     """The grid of every channel, or the chosen channel large, with a statistics caption."""
 
     name = "maps"
@@ -38,10 +34,6 @@ class FeatureMapsTab(Tab):
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
-        self.image = image_widget()
-        self.caption = w.HTML()
-        self.message = w.HTML()
-        self.widget = w.VBox([self.caption, self.message, self.image])
         self._cache = PngCache()
 
     def draw(self, sel: Selection) -> None:
@@ -54,9 +46,6 @@ class FeatureMapsTab(Tab):
         png, text = self._cache.get(sel, lambda: self._render(data, sel, view))
         self._show(png, text, "")
 
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
-
     def clear_cache(self) -> None:
         """Forget rendered pictures (benchmarks/browser_latency.py times fresh renders with it)."""
         self._cache.clear()
@@ -64,13 +53,6 @@ class FeatureMapsTab(Tab):
 
     def close(self) -> None:
         self.clear_cache()
-
-    def _show(self, png: bytes | None, text: str, message: str) -> None:
-        if png is not None:
-            self.image.value = png
-        self.image.layout.display = None if png is not None else "none"
-        self.caption.value = caption(text)
-        self.message.value = note(message) if message else ""
 
     def _render(self, data: ExplorerData, sel: Selection, view: LayerView) -> tuple[bytes, str]:
         summed = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import ipywidgets as w
 import numpy as np
 import torch
 
@@ -13,13 +12,10 @@ from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._views import summary
 from featviz_widgets.widgets.tabs._base import (
+    PictureTab,
     PngCache,
     Selection,
-    Tab,
     TabContext,
-    caption,
-    image_widget,
-    note,
     page_bounds,
 )
 
@@ -45,26 +41,21 @@ KERNEL_SLICES = 1024  # grey slices per page for a many-input conv (render.kerne
 MATRIX_PIXELS = 1_000_000
 
 
-class KernelsTab(Tab):
+class KernelsTab(PictureTab):
     """Every kernel of the layer (paged like the grid), or one output channel's kernel slices."""
 
     name = "kernels"
     title = "Kernels"
 
+    parts = ("message", "caption", "image")
+
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
-        self.image = image_widget()
-        self.caption = w.HTML()
-        self.message = w.HTML()
-        self.widget = w.VBox([self.message, self.caption, self.image])
         self._summaries = PngCache()  # captions, under the budget like pictures
 
     def key(self, sel: Selection) -> tuple:
         # Weights do not depend on the image, so the image id is left out on purpose.
         return (sel.layer, sel.channel, sel.columns, sel.page, sel.normalization, sel.colormap)
-
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
 
     def close(self) -> None:
         self._summaries.clear()
@@ -118,10 +109,3 @@ class KernelsTab(Tab):
         param = data.module(layer).weight
         key = (layer, param.data_ptr(), param._version)  # _version moves on in-place updates
         return self._summaries.get(key, lambda: summary(weight))
-
-    def _show(self, png: bytes | None, text: str, message: str) -> None:
-        if png is not None:
-            self.image.value = png
-        self.image.layout.display = None if png is not None else "none"
-        self.caption.value = caption(text) if text else ""
-        self.message.value = note(message) if message else ""
