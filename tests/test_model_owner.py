@@ -97,7 +97,8 @@ def test_using_restores_every_flag_and_grad_even_on_error() -> None:
 
 def test_a_waiting_thread_gets_the_model_before_a_job_takes_it_again() -> None:
     """The lock is fair: a job that re-takes it every step cannot starve a click."""
-    owner = owner_for(make_tiny_cnn())
+    model = make_tiny_cnn()  # kept alive: an owner holds its model weakly
+    owner = owner_for(model)
     order: list[str] = []
     stop = threading.Event()
     started = threading.Event()
@@ -124,7 +125,8 @@ def test_a_waiting_thread_gets_the_model_before_a_job_takes_it_again() -> None:
 
 
 def test_a_click_past_the_wait_limit_is_told_who_holds_the_model() -> None:
-    owner = owner_for(make_tiny_cnn())
+    model = make_tiny_cnn()  # kept alive: an owner holds its model weakly
+    owner = owner_for(model)
     holding, release = threading.Event(), threading.Event()
 
     def job() -> None:
@@ -272,3 +274,17 @@ def test_set_memory_budget_is_public() -> None:
     import featviz_widgets
 
     assert featviz_widgets.set_memory_budget is set_memory_budget
+
+
+def test_an_owner_does_not_keep_its_model_alive() -> None:
+    """Owners are per model for the process: a strong reference would leak every model shown."""
+    import gc
+    import weakref
+
+    model = make_tiny_cnn()
+    capture(model, torch.randn(1, 3, 16, 16), "conv1")  # creates the owner and its caches
+    survey(model, torch.randn(1, 3, 16, 16))
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

@@ -106,10 +106,19 @@ class ModelOwner:
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.model = check_model(model)
+        # A weak reference: owners live in a WeakKeyDictionary keyed by the model, and a strong
+        # one here would keep every model ever shown alive for the life of the process.
+        self._model = weakref.ref(check_model(model))
         self.job: str | None = None
         self._lock = _FairLock()
         self._sizes: dict[tuple[int, int], str | None] = {}  # probed size -> why rejected
+
+    @property
+    def model(self) -> nn.Module:
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the model of this owner was garbage-collected")
+        return model
 
     # -- the lock and the state ----------------------------------------------------------------
     @contextmanager
