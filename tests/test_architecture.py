@@ -16,7 +16,6 @@ ENGINE_MODULES = [
     "featviz_widgets.layout",
     "featviz_widgets.render",
     "featviz_widgets.optvis",
-    "featviz_widgets.examples",
     "featviz_widgets.lab",
     "featviz_widgets.lab.patterns",
     "featviz_widgets.lab.tiny_cnn",
