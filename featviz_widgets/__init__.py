@@ -30,6 +30,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "prepare_image": ("featviz_widgets.inputs", "prepare_image"),
     "maximize": ("featviz_widgets.optvis", "maximize"),
     "MaximizeSettings": ("featviz_widgets.optvis", "MaximizeSettings"),
+    "top_examples": ("featviz_widgets.examples", "top_examples"),
     "objectives": ("featviz_widgets.optvis.objectives", None),
     "render": ("featviz_widgets.render", None),
 }

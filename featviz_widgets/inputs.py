@@ -22,15 +22,18 @@ from torch import Tensor, nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
+from ._processors import processor_preset
 from .engine._state import check_model, input_channels
 
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PreparedImage",
+    "Preprocessing",
     "load_image",
     "normalization",
     "prepare_image",
+    "preprocessing",
 ]
 
 # The per-channel RGB mean and std of the ImageNet training set: what torchvision's pretrained
@@ -90,8 +93,9 @@ def prepare_image(
     ----------
     img : anything :func:`load_image` accepts.
     model : channels follow its first convolution (1 -> grayscale); None means RGB.
-    weights : a torchvision weights enum member (e.g. ``ResNet18_Weights.IMAGENET1K_V1``):
-        its ``transforms()`` define resize, crop, mean and std (``size`` is then unused).
+    weights : a torchvision weights enum member (e.g. ``ResNet18_Weights.IMAGENET1K_V1``), a
+        transformers image processor or a timm data config: it defines resize, crop, mean and
+        std (``size`` is then unused).
     size : without ``weights``: resize the short side to ``size * 256 / 224``, centre-crop
         ``size`` and normalize with ImageNet mean/std.
 
@@ -101,16 +105,84 @@ def prepare_image(
     >>> tuple(p.batch.shape), p.mean
     ((1, 1, 32, 32), (0.449,))
     """
+    recipe = preprocessing(model, weights=weights, size=size)
+    picture = recipe.picture(img)
+    batch = recipe.tensor(picture).unsqueeze(0)
+    display = np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
+    return PreparedImage(
+        batch=batch.contiguous(), display=display, mean=recipe.mean, std=recipe.std
+    )
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The recipe that turns one image into a model input: resize, centre-crop, normalize.
+
+    What :func:`prepare_image` applies, resolved once so that a dataset of images is prepared
+    exactly like the explorer's photo (build one with :func:`preprocessing`).
+
+    Attributes
+    ----------
+    channels : 1 (grayscale) or 3 (RGB), from the model's first convolution.
+    resize : torchvision ``resize`` size: one int resizes the short side to it.
+    crop : the centre-crop size, or None.
+    interpolation : the resize interpolation.
+    mean, std : the per-channel normalization.
+    """
+
+    channels: int
+    resize: tuple[int, ...]
+    crop: tuple[int, ...] | None
+    interpolation: InterpolationMode
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def picture(self, img: Any) -> Image.Image:
+        """Load ``img`` (anything :func:`load_image` accepts), convert, resize and crop it."""
+        picture = _to_mode(load_image(img), "L" if self.channels == 1 else "RGB")
+        picture = F.resize(
+            picture, list(self.resize), interpolation=self.interpolation, antialias=True
+        )
+        return picture if self.crop is None else F.center_crop(picture, list(self.crop))
+
+    def tensor(self, picture: Image.Image) -> Tensor:
+        """``[C, H, W]`` float32, normalized, from a picture made by :meth:`picture`."""
+        tensor = F.convert_image_dtype(F.pil_to_tensor(picture), torch.float)
+        return F.normalize(tensor, mean=list(self.mean), std=list(self.std))
+
+    def describe(self) -> dict[str, Any]:
+        """The recipe as plain JSON values (for fingerprints and saved results)."""
+        return {
+            "channels": self.channels,
+            "resize": list(self.resize),
+            "crop": None if self.crop is None else list(self.crop),
+            "interpolation": self.interpolation.value,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+
+def preprocessing(
+    model: nn.Module | None = None, *, weights: Any = None, size: int = 224
+) -> Preprocessing:
+    """The :class:`Preprocessing` that :func:`prepare_image` uses for these arguments.
+
+    Examples
+    --------
+    >>> recipe = preprocessing(size=32)
+    >>> recipe.resize, recipe.crop, tuple(recipe.tensor(recipe.picture(np.zeros((40, 60)))).shape)
+    ((37,), (32,), (3, 32, 32))
+    """
     channels = _model_channels(model)
     resize, crop, interpolation, mean, std = _preset(weights, size, channels)
-    picture = _to_mode(load_image(img), "L" if channels == 1 else "RGB")
-    picture = F.resize(picture, resize, interpolation=interpolation, antialias=True)
-    if crop is not None:
-        picture = F.center_crop(picture, crop)
-    batch = F.convert_image_dtype(F.pil_to_tensor(picture), torch.float)
-    batch = F.normalize(batch, mean=list(mean), std=list(std)).unsqueeze(0)
-    display = np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
-    return PreparedImage(batch=batch.contiguous(), display=display, mean=mean, std=std)
+    return Preprocessing(
+        channels=channels,
+        resize=tuple(int(r) for r in resize),
+        crop=None if crop is None else tuple(int(c) for c in crop),
+        interpolation=interpolation,
+        mean=tuple(mean),
+        std=tuple(std),
+    )
 
 
 # -- preprocessing settings --------------------------------------------------------------------
@@ -133,9 +205,11 @@ def normalization(weights: Any = None) -> tuple[tuple[float, ...], tuple[float, 
 
     Parameters
     ----------
-    weights : a torchvision weights enum member, or None
-        Its ``transforms()`` preset gives ``mean`` and ``std``; None gives ImageNet's
-        (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`), the default of :func:`prepare_image`.
+    weights : a torchvision weights enum member, a transformers image processor, a timm data
+        config (``resolve_data_config`` / ``pretrained_cfg``), or None
+        Its ``transforms()`` preset (``image_mean`` / ``image_std``, ``mean`` / ``std``) gives
+        ``mean`` and ``std``; None gives ImageNet's (:data:`IMAGENET_MEAN`,
+        :data:`IMAGENET_STD`), the default of :func:`prepare_image`.
 
     Examples
     --------
@@ -147,6 +221,9 @@ def normalization(weights: Any = None) -> tuple[tuple[float, ...], tuple[float, 
     """
     if weights is None:
         return IMAGENET_MEAN, IMAGENET_STD
+    other = processor_preset(weights)
+    if other is not None:
+        return other.mean, other.std
     preset = _weights_preset(weights)
     return tuple(map(float, preset.mean)), tuple(map(float, preset.std))
 
@@ -156,7 +233,8 @@ def _weights_preset(weights: Any) -> Any:
     if isinstance(weights, str) or not callable(getattr(weights, "transforms", None)):
         raise TypeError(
             f"weights must be a torchvision weights enum member such as "
-            f"ResNet18_Weights.IMAGENET1K_V1 (never a string), got {weights!r}"
+            f"ResNet18_Weights.IMAGENET1K_V1 (never a string), a transformers image processor "
+            f"or a timm data config (timm.data.resolve_data_config), got {weights!r}"
         )
     preset = weights.transforms()
     missing = [a for a in ("resize_size", "mean", "std") if not hasattr(preset, a)]
@@ -179,6 +257,9 @@ def _preset(weights: Any, size: int, channels: int) -> tuple:
         return [round(size * 256 / 224)], [size], InterpolationMode.BILINEAR, mean, std
     if channels != 3:
         raise ValueError("weights transforms are RGB, but the model's first conv takes 1 channel")
+    other = processor_preset(weights)
+    if other is not None:
+        return other.resize, other.crop, other.interpolation, mean, std
     preset = weights.transforms()
     interpolation = getattr(preset, "interpolation", InterpolationMode.BILINEAR)
     return preset.resize_size, getattr(preset, "crop_size", None), interpolation, mean, std

@@ -5,7 +5,8 @@ A layer's output for one batch item is not always ``[C, H, W]``: vision transfor
 modules, MaxViT attends over window partitions ``[windows, window_pixels, C]`` and classifier heads
 emit vectors. :func:`to_channel_maps` reads such an array as ``[C, H, W]`` maps (or a vector, or video
 frames); :func:`layout_hints` says, from the model's modules and the shapes of one forward, which layout
-each layer's output has, so the reading does not depend on guessing from the shape alone.
+each layer's output has (its rules live in ``_layout_rules``), so the reading does not depend on
+guessing from the shape alone.
 
 NumPy only: modules are inspected by class name and attributes (duck typing), never by importing torch.
 
@@ -19,14 +20,19 @@ Example
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import _layout_rules as _rules
+from ._layout_rules import FEATURES_LAST_LAYOUTS as _FEATURES_LAST_LAYOUTS
+from ._layout_rules import KEY_SUFFIX as _KEY_SUFFIX
+from ._layout_rules import PREFIXED_TOKENS as _PREFIXED_TOKENS
+from ._layout_rules import looks_channels_last as _looks_channels_last
+from ._layout_rules import split_hint as _split_hint
+from ._layout_rules import square_side as _square_side
 from ._text import did_you_mean
 
 __all__ = ["HINTS", "ChannelMaps", "channel_axis", "hint_for", "layout_hints", "to_channel_maps"]
@@ -38,28 +44,13 @@ HINTS = ("channels_first", "channels_last", "tokens", "windows", "grid_windows",
 - ``channels_last``: ``[H, W, C]`` (Swin stages, ConvNeXt between its ``Permute`` modules);
   ``[T, H, W, C]`` for video.
 - ``tokens``: ``[tokens, dim]`` (ViT); an optional leading class token when tokens = s*s + 1.
+  ``tokens+N`` (N >= 2): N leading tokens set aside before the s*s patches (class token plus
+  registers, as DINOv2 with registers; or plus a distillation token, as DeiT).
 - ``windows``: ``[windows, P*P, C]``, a square grid of P x P windows in row-major order (MaxViT).
 - ``grid_windows``: ``[P*P, windows, C]``, the same with the two middle axes swapped (MaxViT's grid
   attention, after its ``SwapAxes``).
 - ``video``: ``[C, T, H, W]``.
 """
-
-_CHANNELS_FIRST_PREFIXES = (
-    "Conv",  # Conv1d/2d/3d, ConvTranspose*, Conv2dNormActivation
-    "BatchNorm",
-    "InstanceNorm",
-    "GroupNorm",
-    "LocalResponseNorm",
-    "LayerNorm2d",  # ConvNeXt: permutes internally, returns NCHW
-    "MaxPool",
-    "AvgPool",
-    "AdaptiveAvgPool",
-    "AdaptiveMaxPool",
-    "WindowDepartition",  # MaxViT: windows -> NCHW
-)
-_FEATURES_LAST_TYPES = ("Linear", "LayerNorm", "RMSNorm")  # act on the last axis only
-_FEATURES_LAST_LAYOUTS = ("channels_last", "tokens", "windows", "grid_windows")
-_KEY_SUFFIX = re.compile(r"(#\d+)?(\[[^\]]*\])*$")
 
 
 @dataclass(frozen=True)
@@ -78,13 +69,17 @@ class ChannelMaps:
         How the input was read: one of :data:`HINTS`, or ``"vector"``, ``"image"`` (a 2-D array
         shown as one map) or ``"folded"`` (leading axes of a >4-D array folded into channels).
     class_token : np.ndarray | None
-        The ViT class token ``[dim]`` that was set aside, else None.
+        The ViT class token ``[dim]`` that was set aside (the first set-aside token), else None.
+    prefix_tokens : np.ndarray | None
+        Every token set aside ``[N, dim]``: the class token, then registers or a distillation
+        token (``tokens+N`` hints), else None.
     """
 
     maps: np.ndarray
     kind: str
     layout: str
     class_token: np.ndarray | None = None
+    prefix_tokens: np.ndarray | None = None
 
 
 def to_channel_maps(act: Any, *, hint: str | None = None) -> ChannelMaps:
@@ -119,7 +114,7 @@ def to_channel_maps(act: Any, *, hint: str | None = None) -> ChannelMaps:
     >>> to_channel_maps(np.zeros((64, 49, 32)), hint="windows").maps.shape
     (32, 56, 56)
     """
-    if hint is not None and hint not in HINTS:
+    if hint is not None and hint not in HINTS and not _PREFIXED_TOKENS.match(hint):
         raise ValueError(
             f"unknown layout hint {hint!r}; expected one of {HINTS} or None."
             f"{did_you_mean(hint, HINTS)}"
@@ -141,20 +136,22 @@ def to_channel_maps(act: Any, *, hint: str | None = None) -> ChannelMaps:
     return _spatial(folded, "folded")
 
 
-def _spatial(maps: np.ndarray, layout: str, class_token: np.ndarray | None = None) -> ChannelMaps:
+def _spatial(maps: np.ndarray, layout: str, prefix: np.ndarray | None = None) -> ChannelMaps:
     """Wrap ``[C, H, W]`` maps; a 1 x 1 map per channel is a vector in disguise."""
+    class_token = None if prefix is None else prefix[0]
     if maps.shape[1] * maps.shape[2] == 1:
-        return ChannelMaps(maps.reshape(-1), "vector", layout, class_token)
-    return ChannelMaps(maps, "spatial", layout, class_token)
-
-
-def _square_side(n: int) -> int | None:
-    side = math.isqrt(n)
-    return side if side * side == n else None
+        return ChannelMaps(maps.reshape(-1), "vector", layout, class_token, prefix)
+    return ChannelMaps(maps, "spatial", layout, class_token, prefix)
 
 
 def _from_2d(arr: np.ndarray, hint: str | None) -> ChannelMaps:
     tokens, dim = arr.shape
+    hint, prefix = _split_hint(hint)
+    if prefix is not None and tokens > prefix:
+        side = _square_side(tokens - prefix)
+        if side is not None and side > 1:
+            return _spatial(arr[prefix:].T.reshape(dim, side, side), "tokens", prefix=arr[:prefix])
+        hint = None  # another token count than the hint's: read it by shape instead
     if hint == "channels_first":
         # [C, L] signals: each channel a one-pixel-high strip
         return _spatial(arr[:, None, :], "channels_first")
@@ -166,7 +163,7 @@ def _from_2d(arr: np.ndarray, hint: str | None) -> ChannelMaps:
         if side is not None and side > 1:
             # ViT prepends a class token to the s*s patch tokens
             grid = arr[1:].T.reshape(dim, side, side)
-            return _spatial(grid, "tokens", class_token=arr[0])
+            return _spatial(grid, "tokens", prefix=arr[:1])
     return ChannelMaps(arr[None], "spatial", "image")
 
 
@@ -180,11 +177,6 @@ def _from_3d(arr: np.ndarray, hint: str | None) -> tuple[np.ndarray, str]:
     if hint == "channels_last" or (hint is None and _looks_channels_last(arr.shape)):
         return arr.transpose(2, 0, 1), "channels_last"
     return arr, "channels_first"
-
-
-def _looks_channels_last(shape: tuple[int, ...]) -> bool:
-    """A square map with a different trailing size: ``[S, S, C]``."""
-    return shape[0] == shape[1] != shape[2]
 
 
 def _unpartition(windows: np.ndarray) -> np.ndarray | None:
@@ -205,10 +197,10 @@ def channel_axis(hint: str | None) -> int:
 
     Examples
     --------
-    >>> channel_axis("channels_last"), channel_axis("tokens"), channel_axis(None)
+    >>> channel_axis("channels_last"), channel_axis("tokens+5"), channel_axis(None)
     (-1, -1, 1)
     """
-    return -1 if hint in _FEATURES_LAST_LAYOUTS else 1
+    return -1 if _split_hint(hint)[0] in _FEATURES_LAST_LAYOUTS else 1
 
 
 def hint_for(hints: Mapping[str, str], key: str) -> str | None:
@@ -258,6 +250,13 @@ def layout_hints(model: Any, shapes: Mapping[str, Any] | Sequence[Any]) -> dict[
        ``out_channels``, norm ``num_features`` / ``normalized_shape``, ``Linear`` features):
        ``C`` a width and ``A`` not -> channels last; ``A`` a width and ``C`` not -> channels first.
        Anything still undecided is left out, and :func:`to_channel_maps` uses its shape rules.
+    5. A 3-D item still undecided that :func:`to_channel_maps` would read as tokens by its shape
+       (``[T, D]`` with T = s*s or s*s + 1) gets ``tokens``, so that :func:`channel_axis` names
+       the channels the picture shows. (``[S, S, C]`` stays undecided: a square by chance at one
+       input size, such as attention heads x tokens, is no layout.)
+    6. In a model with N >= 2 leading tokens (timm's ``num_prefix_tokens``, else its class,
+       register and distillation token parameters), a token output ``[T, D]`` (or an undecided
+       one whose ``D`` is a feature width) with T - N a square becomes ``tokens+N``.
 
     Examples
     --------
@@ -266,101 +265,4 @@ def layout_hints(model: Any, shapes: Mapping[str, Any] | Sequence[Any]) -> dict[
     >>> hint_for(hints, "features.1.0.attn")  # doctest: +SKIP
     'channels_last'
     """
-    modules = dict(model.named_modules())
-    widths = _feature_widths(modules.values())
-    hints: dict[str, str] = {}
-    seen = _Seen()
-    for key, module_name, shape in _outputs(shapes):
-        module = modules.get(module_name)
-        layout = _layout_of(module, shape, seen) if module is not None else None
-        if layout is None:
-            layout = _by_widths(shape, widths)
-        seen.add(shape, layout)
-        if layout is not None:
-            hints[key] = layout
-    return hints
-
-
-class _Seen:
-    """The layout of the latest output of each shape (and of each shape but its last axis)."""
-
-    def __init__(self) -> None:
-        self.same: dict[tuple, str | None] = {}
-        self.all_but_last: dict[tuple, str | None] = {}
-
-    def add(self, shape: tuple, layout: str | None) -> None:
-        self.same[shape] = layout
-        self.all_but_last[shape[:-1]] = layout
-
-
-def _outputs(shapes: Mapping[str, Any] | Sequence[Any]) -> Iterable[tuple[str, str, tuple]]:
-    """(key, module name, shape) per output, from a capture dict or a ``list_layers`` result."""
-    if isinstance(shapes, Mapping):
-        for key, value in shapes.items():
-            if hasattr(value, "shape"):
-                yield key, _KEY_SUFFIX.sub("", key), tuple(value.shape)
-        return
-    for info in shapes:
-        if info.shapes:  # LayerInfo: first output part; None when the layer never ran
-            yield info.name, info.name, tuple(info.shapes[0])
-
-
-def _layout_of(module: Any, shape: tuple, seen: _Seen) -> str | None:
-    kind = type(module).__name__
-    explicit = _explicit_layout(module, kind, shape, seen)
-    if explicit is not None:
-        return explicit
-    if kind in _FEATURES_LAST_TYPES and len(shape) >= 3:
-        inherited = seen.all_but_last.get(shape[:-1])
-        if inherited in _FEATURES_LAST_LAYOUTS:
-            return inherited
-        return "channels_last" if len(shape) == 4 else "tokens" if len(shape) == 3 else None
-    return seen.same.get(shape)
-
-
-def _explicit_layout(module: Any, kind: str, shape: tuple, seen: _Seen) -> str | None:
-    """Rule 1: modules whose class says what layout they produce."""
-    if kind == "Permute" and len(shape) in (4, 5):
-        dims = [d % len(shape) for d in module.dims]
-        if dims == [0, *range(2, len(shape)), 1]:
-            return "channels_last"
-        if dims == [0, len(shape) - 1, *range(1, len(shape) - 1)]:
-            return "channels_first"
-        return None
-    if kind == "WindowPartition":
-        return "windows"
-    if kind == "SwapAxes" and len(shape) == 4:
-        if {module.a % 4, module.b % 4} != {1, 2}:
-            return None
-        before = seen.same.get((shape[0], shape[2], shape[1], shape[3]))
-        return {"windows": "grid_windows", "grid_windows": "windows"}.get(before or "")
-    if kind == "MultiheadAttention" and len(shape) == 3:
-        return "tokens" if getattr(module, "batch_first", False) else None
-    if kind.startswith(_CHANNELS_FIRST_PREFIXES):
-        return "channels_first"
-    return None
-
-
-def _feature_widths(modules: Iterable[Any]) -> set[int]:
-    widths: set[int] = set()
-    for module in modules:
-        for attribute in ("out_channels", "num_features", "in_features", "out_features"):
-            value = getattr(module, attribute, None)
-            if isinstance(value, int):
-                widths.add(value)
-        normalized = getattr(module, "normalized_shape", None)
-        if isinstance(normalized, (tuple, list)) and normalized:
-            widths.add(int(normalized[-1]))
-    return widths
-
-
-def _by_widths(shape: tuple, widths: set[int]) -> str | None:
-    """Rule 4: compare a 3-D item's first and last axes with the model's feature widths."""
-    if len(shape) != 4:
-        return None
-    first, last = shape[1] in widths, shape[3] in widths
-    if last and not first:
-        return "channels_last"
-    if first and not last:
-        return "channels_first"
-    return None
+    return _rules.infer(model, shapes)

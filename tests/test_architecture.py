@@ -16,6 +16,7 @@ ENGINE_MODULES = [
     "featviz_widgets.layout",
     "featviz_widgets.render",
     "featviz_widgets.optvis",
+    "featviz_widgets.examples",
     "featviz_widgets.lab",
     "featviz_widgets.lab.patterns",
     "featviz_widgets.lab.tiny_cnn",
@@ -108,6 +109,19 @@ def test_widgets_are_lazy_and_capture_stays_the_function() -> None:
     assert result.stdout.split() == ["False", "True", "True", "True"], result.stdout + result.stderr
 
 
+def test_timm_and_transformers_are_never_imported() -> None:
+    """They are optional: featviz reads their models' metadata by attribute name."""
+    result = _run_isolated(
+        """
+        import sys
+        import featviz_widgets
+        from featviz_widgets import LayerExplorer, inputs, layout, maximize, engine, examples
+        print([m for m in ("timm", "transformers") if m in sys.modules])
+        """
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 HOOK_CALLS = {
     "register_forward_hook",
     "register_forward_pre_hook",
@@ -161,9 +175,11 @@ def test_the_detector_sees_a_hook_outside_the_engine(tmp_path, monkeypatch) -> N
 # The import arrows the README's Architecture section draws: unit -> units it may import.
 ALLOWED_IMPORTS = {
     "_text": set(),
+    "_processors": set(),
+    "_layout_rules": set(),
     "engine": {"_text"},
-    "inputs": {"engine", "_text"},
-    "layout": {"_text"},
+    "inputs": {"engine", "_processors", "_text"},
+    "layout": {"_layout_rules", "_text"},
     "render": {"_text"},
     "optvis": {"engine", "inputs", "layout", "_text"},
     "examples": {"engine", "inputs", "layout", "_text"},

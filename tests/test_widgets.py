@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import html
 import io
 import threading
 import time
@@ -525,9 +526,59 @@ def test_maximize_first_n_channels_sheet(tiny) -> None:
     result = ex.wait(60)
     assert len(result.images) == 4
     side = 2 * 64 + 2  # 2x2 sheet with a 2 px separator
-    assert _decode(tab.image.value).shape == (side, side, 3)
+    shown = _decode(tab.image.value)
+    # The first conv's 4 kernels stand beside the sheet (a 2x2 grid of upsampled 3x3 kernels).
+    assert shown.shape[0] == side and shown.shape[1] > side + 4
+    assert np.array_equal(shown[:, :side], render.tile_rgb(result.images, cols=2))
     tab.mode.value = "channel"
     _unchanged(model, before)
+
+
+def _fresh_tiny() -> tuple[nn.Module, LayerExplorer, object]:
+    """A tiny CNN in an explorer nobody has touched yet (the shared ``tiny`` one has been)."""
+    model = make_tiny_cnn()
+    return model, LayerExplorer(model, CAT, size=64), model_state(model)
+
+
+def test_maximize_moves_a_default_layer_that_sees_too_little_and_names_the_channel() -> None:
+    model, ex, before = _fresh_tiny()
+    assert ex.layer == "conv1" and ex.channel is None  # the explorer's own start: the grid
+    tab = _maximizer(ex, steps=4)
+    strongest = int(ex._data.stats("conv2").strongest[0])
+    assert "conv1 sees 3x3 pixels; showing conv2, pick a layer to override" in tab.why.value
+    expected = f"press Run to maximize conv2 channel {strongest} (strongest on this image)"
+    assert expected in html.unescape(tab.status.value)
+    tab.run()
+    result = ex.wait(60)
+    assert f"done: conv2 channel {strongest} (strongest" in html.unescape(tab.status.value)
+    shown = _decode(tab.image.value)
+    scale = shown.shape[0] // 64
+    # The picture, then conv1's 8 kernels upsampled beside it (what conv1 itself would want).
+    assert shown.shape[1] > shown.shape[0]
+    assert np.array_equal(shown[: 64 * scale : scale, : 64 * scale : scale], result.images[0])
+    _unchanged(model, before)
+    ex.close()
+
+
+def test_maximize_keeps_a_layer_or_channel_the_user_picked() -> None:
+    model, ex, before = _fresh_tiny()
+    tab = _maximizer(ex, steps=4)
+    ex.channel = 3  # a channel of conv1, picked: conv1 it is
+    assert tab.why.value == ""
+    assert "press Run to maximize conv1 channel 3 " in html.unescape(tab.status.value)
+    ex.channel = None
+    assert "showing conv2" in tab.why.value
+    ex.layer = "conv2"
+    ex.layer = "conv1"  # picked from the list: the user's choice wins from now on
+    strongest = int(ex._data.stats("conv1").strongest[0])
+    assert tab.why.value == ""
+    expected = f"press Run to maximize conv1 channel {strongest} (strongest on this image)"
+    assert expected in html.unescape(tab.status.value)
+    tab.run()
+    ex.wait(60)
+    assert f"done: conv1 channel {strongest}" in html.unescape(tab.status.value)
+    _unchanged(model, before)
+    ex.close()
 
 
 def test_maximize_cancel_stops_within_a_step(tiny) -> None:
@@ -871,6 +922,7 @@ def test_maximize_job_names_itself_and_set_image_stops_it(monkeypatch) -> None:
 
     handle = model.register_forward_pre_hook(slow_step)
     try:
+        ex.channel = 0  # this channel of conv1, as picked: conv2 stays uncaptured
         tab = _maximizer(ex, steps=500, size=64)
         tab.run()
         assert in_step.wait(30) and tab.running

@@ -10,7 +10,9 @@ explorer) are kept under one process-wide memory budget (:func:`set_memory_budge
 
 Submodules: ``_capture`` (list_layers, list_nodes, capture, Capture, survey, survey_nodes),
 ``_recorder`` (the one hook mechanism and the output-naming grammar), ``_fx`` (graph nodes),
-``_state`` (snapshot, device, dtype), ``owner`` (ModelOwner), ``budget`` (the memory budget).
+``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
+declares), ``owner`` (ModelOwner), ``budget`` (the memory budget),
+``receptive`` (how much of the image a layer sees).
 
 Examples
 --------
@@ -34,10 +36,12 @@ from ._capture import (
     survey,
     survey_nodes,
 )
+from ._facts import class_scores
 from ._recorder import CaptureKey, base_name, parse_key
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
 from .owner import ModelBusy, ModelOwner, owner_for
+from .receptive import ReceptiveField, receptive_field
 
 __all__ = [
     "BudgetCache",
@@ -46,10 +50,12 @@ __all__ = [
     "LayerInfo",
     "ModelBusy",
     "ModelOwner",
+    "ReceptiveField",
     "Survey",
     "base_name",
     "capture",
     "check_model",
+    "class_scores",
     "input_channels",
     "list_layers",
     "list_nodes",
@@ -60,6 +66,7 @@ __all__ = [
     "owner_for",
     "parse_key",
     "preserved_state",
+    "receptive_field",
     "set_memory_budget",
     "survey",
     "survey_nodes",

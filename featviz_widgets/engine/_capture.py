@@ -137,11 +137,14 @@ def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Su
     _check_input(x)
     recorder = ShapeRecorder()
     names = ["", *(name for name, _ in model.named_modules() if name)]
-    with owner_for(model).using(), torch.no_grad():
+    owner = owner_for(model)
+    with owner.using(), torch.no_grad():
         to_eval(model)
         # prepended, so a model's own hook that edits an output in place cannot change our view
         with forward_hooks(model, names, recorder.record, prepend=True):
             _run(model, lambda: model(_model_input(model, x)), what, x)
+    if x.dim() == 4:  # a whole forward ran at this image size: the owner needs no probe for it
+        owner.ran_at(tuple(x.shape[-2:]))
     return Survey(recorder.shapes, recorder.calls, recorder.output)
 
 

@@ -131,3 +131,29 @@ def node_position(names: list[str]) -> Callable[[str, int], int]:
         return index.get(name, len(names))
 
     return position
+
+
+def module_graph(model: nn.Module) -> tuple[fx.Graph, dict[str, nn.Module]]:
+    """The model's torch.fx graph (leaf modules as ``call_module`` nodes) and its modules by name.
+
+    For graph arithmetic (receptive fields); raises TraceError when torch.fx cannot trace it.
+    """
+    try:
+        graph = fx.symbolic_trace(model).graph
+    except Exception as error:  # any tracing failure, whatever its type
+        raise _trace_error(model, error) from error
+    return graph, dict(model.named_modules())
+
+
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """An eval-mode copy with every ``conv -> batch norm`` pair folded into one convolution.
+
+    The model must be in eval mode (the caller holds its owner); raises TraceError when torch.fx
+    cannot trace it.
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    try:
+        return fuse(model, inplace=False)
+    except Exception as error:
+        raise _trace_error(model, error) from error

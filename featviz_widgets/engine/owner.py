@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import _facts
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
 
 __all__ = ["ModelBusy", "ModelOwner", "owner_for"]
@@ -111,7 +112,10 @@ class ModelOwner:
         self._model = weakref.ref(check_model(model))
         self.job: str | None = None
         self._lock = _FairLock()
-        self._sizes: dict[tuple[int, int], str | None] = {}  # probed size -> why rejected
+        self._sizes: dict[tuple[int, int], str | None] = {}  # size run or probed -> why rejected
+        # Facts about the model computed once by other engine modules (receptive fields, by
+        # layer and input size): they live as long as the model, here.
+        self.memo: dict[tuple, object] = {}
 
     @property
     def model(self) -> nn.Module:
@@ -168,43 +172,59 @@ class ModelOwner:
         return input_channels(self.model)
 
     def fixed_input_size(self) -> tuple[int, int] | None:
-        """The one (height, width) the model declares it accepts, or None when it does not say.
+        """The one (height, width) the model accepts, or None when it does not say it takes one.
 
-        Read from the model's own metadata: torchvision's ``image_size`` (ViT), timm's
-        ``pretrained_cfg["input_size"]`` with ``patch_embed.img_size`` (fixed-size models only),
-        Hugging Face's ``config.image_size``.
+        From the model's own metadata (:func:`~._facts.declared_input_size`: torchvision's
+        ``image_size``, timm's ``img_size`` / ``patch_embed.img_size``, Hugging Face's
+        ``config.image_size``). A model that only claims to be fixed-size (timm's
+        ``pretrained_cfg["fixed_input_size"]``) gets one cheap probe, cached: the size it was
+        already seen running at, else its pretrained ``input_size`` if the model accepts it.
         """
-        model = self.model
-        size = getattr(model, "image_size", None)
-        if _is_size(size):
-            return _pair(size)
-        config = getattr(model, "config", None)
-        if _is_size(getattr(config, "image_size", None)):
-            return _pair(config.image_size)
-        embed = getattr(model, "patch_embed", None)
-        if _is_size(getattr(embed, "img_size", None)) and not getattr(embed, "dynamic_img_size", 0):
-            return _pair(embed.img_size)
-        return None
+        declared = _facts.declared_input_size(self.model)
+        if declared is not None:
+            return declared
+        claim = _facts.says_fixed_size(self.model)
+        if claim is None:
+            return None
+        seen = [hw for hw, why in self._sizes.items() if why is None]
+        if seen:
+            return seen[0]
+        if claim not in self._sizes:
+            self._probe(claim, torch.zeros(1, self.input_channels or 3, *claim))
+        return claim if self._sizes[claim] is None else None
+
+    def class_names(self) -> list[str] | None:
+        """Class names the model carries (``config.id2label``, timm's ``label_names``), or None."""
+        return _facts.class_names(self.model)
+
+    def ran_at(self, size: tuple[int, ...]) -> None:
+        """Note that a forward at this (height, width) just succeeded (no probe needed for it)."""
+        if len(size) == 2:
+            self._sizes.setdefault((int(size[0]), int(size[1])), None)
 
     def accepts(self, size: int | tuple[int, int], example: Tensor) -> str | None:
         """None when the model runs on ``example`` resized to ``size``, else why not (cached).
 
         One no-grad forward per size, under the lock; the model's state is restored after.
         """
-        hw = _pair(size)
+        hw = _facts.pair(size)
         if tuple(example.shape[-2:]) == hw:
             return None
         if hw not in self._sizes:
             x = F.interpolate(example.float(), size=hw, mode="bilinear", align_corners=False)
-            x = x.to(self.device, self.dtype)
-            with self.using(), torch.no_grad():
-                to_eval(self.model)
-                try:
-                    self.model(x)
-                    self._sizes[hw] = None
-                except Exception as error:  # the model's own error, whatever its type
-                    first = (str(error).strip().splitlines() or [""])[0]
-                    self._sizes[hw] = f"{type(error).__name__}: {first}"[:200]
+            self._probe(hw, x)
+        return self._sizes[hw]
+
+    def _probe(self, hw: tuple[int, int], x: Tensor) -> str | None:
+        """Run ``x`` once (no grad, eval, state restored); cache and return why it failed."""
+        with self.using(), torch.no_grad():
+            to_eval(self.model)
+            try:
+                self.model(x.to(self.device, self.dtype))
+                self._sizes[hw] = None
+            except Exception as error:  # the model's own error, whatever its type
+                first = (str(error).strip().splitlines() or [""])[0]
+                self._sizes[hw] = f"{type(error).__name__}: {first}"[:200]
         return self._sizes[hw]
 
 
@@ -212,22 +232,6 @@ def to_eval(model: nn.Module) -> None:
     """Eval mode, touching the modules only when one is training (``__setattr__`` is slow)."""
     if any(module.training for module in model.modules()):
         model.eval()
-
-
-def _is_size(value: object) -> bool:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value > 0
-    return (
-        isinstance(value, tuple | list)
-        and len(value) in (2, 3)
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
-    )
-
-
-def _pair(size: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    return int(size[-2]), int(size[-1])  # timm's (C, H, W) or a plain (H, W)
 
 
 _OWNERS: weakref.WeakKeyDictionary[nn.Module, ModelOwner] = weakref.WeakKeyDictionary()

@@ -1,7 +1,8 @@
 """Activation maximization: images that make a channel, neuron or class of a CNN fire.
 
 Small composable pieces in the Lucid style: ``params`` (image parametrizations), ``transforms``
-(robustness transforms), ``objectives`` (what to maximize) and ``maximize`` (the loop).
+(robustness transforms), ``objectives`` (what to maximize) and ``maximize`` (the loop); ``targets``
+holds the receptive-field rule (which layer is worth maximizing).
 
 Examples
 --------
@@ -13,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from . import objectives, params, transforms
+from . import objectives, params, targets, transforms
 from .objectives import Objective
 from .optimize import PRESETS, MaximizeResult, MaximizeSettings, maximize
 
@@ -25,5 +26,6 @@ __all__ = [
     "maximize",
     "objectives",
     "params",
+    "targets",
     "transforms",
 ]

@@ -225,3 +225,19 @@ def image(
     else:
         params, raw = pixel_image(size, mean=mean, device=device, **common)
     return params, to_rgb(raw, decorrelate=decorrelate, sigmoid=sigmoid)
+
+
+def saturation(raw: Tensor, headroom: float) -> Tensor:
+    """How far an image's values before the sigmoid stray past ``+-headroom``, summed over images.
+
+    ``mean(relu(|raw| - headroom)^2)`` per image: zero while every value stays inside, so it never
+    touches a picture that is not about to blow out. The sigmoid maps 6.2 to 254.5/255: values
+    past that show as pure white (or black), which is what this keeps them from.
+
+    Examples
+    --------
+    >>> float(saturation(torch.tensor([[[[0.0, 5.0]]]]), 4.0))
+    0.5
+    """
+    excess = torch.relu(raw.abs() - headroom)
+    return excess.pow(2).flatten(1).mean(1).sum()

@@ -21,12 +21,21 @@ class _Preset:
     transforms: Callable[[int | None], list[Transform]]
     sd: float  # init noise
     mean: float  # init grey level (pixels only)
+    # Values before the sigmoid past +-headroom are pulled back with weight `restraint` (None: off).
+    headroom: float | None = None
+    restraint: float = 0.0
 
 
 PRESETS: dict[str, _Preset] = {
     # Lucid/Lucent defaults: 1/f Fourier image, decorrelated colour, sigmoid, Adam 0.05, and the
-    # standard robustness transforms, ending in a resize back to the image size.
-    "lucid": _Preset(True, True, True, True, 0.05, standard_transforms, 0.01, 0.0),
+    # standard robustness transforms, ending in a resize back to the image size. Plus a saturation
+    # penalty (values before the sigmoid past +-3, weight 10): the first layers are nearly linear
+    # in the pixels, so without it their optimum is a box corner, every pixel pure black or white
+    # (4-7 % of MobileNetV2 features.0.0's pixels clipped in 64 steps; 0 % with it, and deeper
+    # layers never reach the margin, so their pictures do not change).
+    "lucid": _Preset(
+        True, True, True, True, 0.05, standard_transforms, 0.01, 0.0, headroom=3.0, restraint=10.0
+    ),
     # Pixels starting grey + noise (Gaussian with the mean and spread of (128 + U[0, 20]) / 255),
     # gradient / RMS ascent with a constant step of 1/255, no transforms, shown with a mean/std
     # contrast stretch to 0.5 +- 0.1.

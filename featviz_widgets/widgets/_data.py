@@ -35,6 +35,7 @@ from featviz_widgets.engine import (
     base_name,
     capture,
     check_model,
+    class_scores,
     list_layers,
     list_nodes,
     memory_budget,
@@ -84,14 +85,14 @@ class ExplorerData:
         labels: Sequence[str] | None = None,
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
-        size: int = 224,
+        size: int | None = None,
     ) -> None:
         self.model = check_model(model)
         self.owner = owner_for(model)
         self.weights = weights
-        self.size = size
+        self.size = _input_side(self.owner, size)
         self.device = _check_device(self.owner.device, device)
-        self.categories = _categories(weights, labels)
+        self.categories = _categories(weights, labels) or self.owner.class_names()
         with self.using():
             self.infos = {info.name: info for info in list_layers(model)}  # no forward
         self.restrict = _check_restrict(layers, self.infos)
@@ -272,9 +273,9 @@ class ExplorerData:
 
     # -- predictions -----------------------------------------------------------------------
     def class_vector(self) -> np.ndarray | None:
-        """The model output as a 1-D class-score vector (batch item 0), or None when it is not."""
-        out = self.output
-        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] > 1:
+        """The model output (or its ``logits``) as a 1-D class-score vector (batch item 0), or None."""
+        out = class_scores(self.output)
+        if out is not None and out.dim() == 2 and out.shape[1] > 1:
             return out[0].detach().to("cpu", torch.float64).numpy()
         return None
 
@@ -326,6 +327,14 @@ def _check_device(model_dev: torch.device, device: str | torch.device | None) ->
             f"never moves your model: call model.to({str(wanted)!r}) first, or omit device="
         )
     return model_dev
+
+
+def _input_side(owner: model_owner.ModelOwner, size: int | None) -> int:
+    """``size``, else the side of the square input the model declares, else 224."""
+    if size is not None:
+        return size
+    fixed = owner.fixed_input_size()
+    return fixed[0] if fixed is not None and fixed[0] == fixed[1] else 224
 
 
 def _categories(weights: Any, labels: Sequence[str] | None) -> list[str] | None:

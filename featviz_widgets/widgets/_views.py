@@ -83,8 +83,9 @@ def interpret(key: str, tensor: torch.Tensor, hint: str | None = None) -> LayerV
     arr = tensor.detach()[0].to("cpu", torch.float32).numpy()
     read = layout.to_channel_maps(arr, hint=hint)
     note = _NOTES.get(read.layout, "")
-    if read.class_token is not None:
-        note += " (class token set aside)"
+    if read.prefix_tokens is not None:
+        extra = len(read.prefix_tokens) - 1  # registers, a distillation token
+        note += f" (class token{f' and {extra} more tokens' if extra else ''} set aside)"
     if read.kind == "vector":
         return LayerView(key, shape, "vector", vector=read.maps, note=note)
     if read.kind == "video":

@@ -47,16 +47,20 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         capture, and it is not moved (its parameters' device is used).
     img : Any
         A PIL image, path, NumPy array or tensor (see :func:`featviz_widgets.inputs.load_image`).
-    weights : torchvision WeightsEnum, optional
-        Gives the preprocessing (``weights.transforms()``) and class names.
+    weights : torchvision WeightsEnum, transformers image processor or timm data config, optional
+        Gives the preprocessing (``weights.transforms()``; the processor's or config's size,
+        mean and std) and, for torchvision, the class names.
     labels : sequence of str, optional
-        Class names for the Predictions tab (override ``weights``).
+        Class names for the Predictions tab (override ``weights`` and the model's own
+        ``config.id2label``).
     layers : sequence of str, optional
         List and capture only these module names.
     device : str or torch.device, optional
         Must match the model's device when given (the explorer never moves a model).
-    size : int
-        Input resolution when ``weights`` is not given (resize, then centre-crop ``size``).
+    size : int, optional
+        Input resolution when ``weights`` is not given (resize, then centre-crop ``size``);
+        default: the size the model declares (a ViT's ``image_size``, ``config.image_size``,
+        timm's ``img_size``), else 224.
 
     Notes
     -----
@@ -79,7 +83,7 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         labels: Sequence[str] | None = None,
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
-        size: int = 224,
+        size: int | None = None,
     ) -> None:
         super().__init__()
         try:
@@ -189,6 +193,8 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
 
     def _on_layer(self, change: dict) -> None:
         if change["new"] is not None and not self._syncing:
+            for tab in self._tabs.values():
+                tab.layer_picked(change["new"])
             with self._batch():
                 self._fill_channels(previous=change["old"])
 

@@ -261,3 +261,43 @@ def record_progress(progress: Locator) -> None:
 
 def recorded_progress(page: Page) -> list[float]:
     return page.evaluate("() => window.__progress || []")
+
+
+# Clipped pixels (any of R, G, B at 0 or 255) in the left square of an image: the optimized
+# picture of the Maximize tab (the first convolution's kernels may stand to its right).
+_CLIPPED_JS = """async (img) => {
+  await img.decode();
+  const side = Math.min(img.naturalWidth, img.naturalHeight);
+  const c = document.createElement('canvas');
+  c.width = side; c.height = side;
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  ctx.drawImage(img, 0, 0, side, side, 0, 0, side, side);
+  const d = ctx.getImageData(0, 0, side, side).data;
+  let clipped = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    for (let k = 0; k < 3; k++) {
+      if (d[i + k] === 0 || d[i + k] === 255) { clipped++; break; }
+    }
+  }
+  return {side: side, w: img.naturalWidth, h: img.naturalHeight, fraction: clipped / (side * side)};
+}"""
+
+
+def clipped_fraction(img: Locator) -> dict:
+    """``{"fraction", "side", "w", "h"}``: clipped pixels in the image's left square."""
+    return img.evaluate(_CLIPPED_JS)
+
+
+def run_maximize_with_defaults(root: Locator, timeout_ms: int = 180_000) -> tuple[str, dict]:
+    """Open Maximize, press Run as it stands, wait for "done: ..."; (status text, clipped)."""
+    open_tab(root, "Maximize")
+    panel = visible_panel(root)
+    ready = panel.get_by_text(re.compile(r"^press Run to maximize "))
+    ready.wait_for(timeout=60_000)
+    before = panel.inner_text()
+    panel.get_by_role("button", name="Run").click()
+    done = panel.get_by_text(re.compile(r"^done: "))
+    done.wait_for(timeout=timeout_ms)
+    img = shown_image(panel)
+    img.wait_for(state="visible")
+    return before + "\n" + done.inner_text(), clipped_fraction(img)

@@ -27,6 +27,7 @@ from lab_page import (
     record_progress,
     recorded_progress,
     run_all_cells,
+    run_maximize_with_defaults,
     select_next,
     shown_image,
     slider_step,
@@ -90,6 +91,20 @@ def test_explorer_appears_with_a_loaded_image(explorer: Locator, screenshots: Pa
     # The README's picture is tracked: refresh it on request only, so a test run leaves git clean.
     if os.environ.get("FEATVIZ_UPDATE_DOCS_SCREENSHOT") == "1":
         shutil.copyfile(screenshots / "jupyterlab_feature_maps.png", CURATED)
+
+
+def test_maximize_with_defaults_gives_a_clean_picture_and_names_its_target(
+    explorer: Locator, screenshots: Path
+) -> None:
+    # Before any other test moves a control: the notebook left features.3.conv.0.0 in grid mode.
+    text, clipped = run_maximize_with_defaults(explorer)
+    explorer.screenshot(path=screenshots / "jupyterlab_maximize_defaults.png")
+    assert clipped["fraction"] < 0.02, clipped
+    # Named before Run, and again when done: the layer and the strongest channel on the photo.
+    before = re.search(r"press Run to maximize (\S+) channel (\d+) \(strongest", text)
+    done = re.search(r"done: (\S+) channel (\d+) \(strongest on this image\)", text)
+    assert before and done and before.groups() == done.groups(), text
+    assert done.group(1) == "features.3.conv.0.0", text  # set by the notebook: the user's choice
 
 
 @pytest.mark.parametrize("which", ["layer", "channel", "grid width", "normalization"])

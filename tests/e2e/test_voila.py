@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from lab_page import (
     image_fingerprint,
     new_page,
     open_tab,
+    run_maximize_with_defaults,
     select_next,
     shown_image,
     slider_step,
@@ -68,3 +70,26 @@ def test_voila_app_renders_and_reacts(
         context.close()
         if console.ignored:
             print(f"ignored known console noise: {console.ignored}")
+
+
+def test_voila_maximize_with_defaults_is_clean_and_says_what_it_showed(
+    browser: Browser, voila_server: Server, screenshots: Path
+) -> None:
+    """The Binder landing page's first Maximize click: features.0.0 sees 3x3 pixels, so a block
+    that sees enough is optimized, said in one line, with the first conv's kernels beside it."""
+    console = ConsoleLog()
+    context, page = new_page(browser, console)
+    try:
+        page.goto(voila_server.url, wait_until="domcontentloaded", timeout=180_000)
+        root = page.locator(".featviz-explorer").first
+        root.wait_for(state="visible", timeout=180_000)
+        text, clipped = run_maximize_with_defaults(root)
+        root.screenshot(path=screenshots / "voila_maximize_defaults.png")
+        assert clipped["fraction"] < 0.02, clipped
+        assert "features.0.0 sees 3x3 pixels; showing features.3, pick a layer to override" in text
+        done = re.search(r"done: (features\.3) channel (\d+) \(strongest on this image\)", text)
+        assert done, text
+        assert clipped["w"] > clipped["h"], clipped  # the kernels stand beside the picture
+        assert console.errors == [], "\n".join(console.errors)
+    finally:
+        context.close()

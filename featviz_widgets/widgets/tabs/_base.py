@@ -76,6 +76,9 @@ class Tab:
         """The PNG the tab shows now (None when it shows no picture)."""
         return None
 
+    def layer_picked(self, layer: str) -> None:
+        """The user chose ``layer`` (the dropdown or ``ex.layer = ...``), not the explorer."""
+
     def stop(self) -> None:
         """Stop background work that uses the model (a new image or closing is coming)."""
 
@@ -165,4 +168,3 @@ class PictureTab(Tab):
         self.image.layout.display = None if png is not None else "none"
         self.caption.value = caption(text) if text else ""
         self.message.value = note(message) if message else ""
-

@@ -11,21 +11,37 @@ each picture to the model's size before the forward. For other models, Run asks
 ``owner.accepts(size, batch)`` (one probe forward per size, cached); a size the model rejects (a
 CNN with a fixed Linear head) runs at the explorer's own size instead, says so, and Size offers
 that size from then on, so the first click still gives a picture.
+
+Targets worth optimizing (``_maximize_parts``): a layer whose units see less than 1/8 of the
+picture is swapped for the nearest block that sees enough, with a one-line note, unless the user
+picked the layer or a channel of it; in grid mode the channel is the strongest on the image, named
+before Run; the first convolution's kernels are shown beside its picture.
 """
 
 from __future__ import annotations
 
 import html
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
 from featviz_widgets import layout, render
-from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
+from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._maximize_parts import (
+    Job,
+    enlarged,
+    first_conv_kernels,
+    plan_layer,
+    result_bytes,
+    sheet,
+    square_side,
+    target_of,
+    with_kernels,
+)
 from featviz_widgets.widgets.jobs import JobRunner
 from featviz_widgets.widgets.tabs._base import (
     PngCache,
@@ -40,36 +56,6 @@ from featviz_widgets.widgets.tabs._base import (
 MODES = (("this channel", "channel"), ("first N channels", "first"), ("a class", "class"))
 SIZES = (64, 96, 128, 160, 224)
 PRESETS = ("lucid", "classic")
-DISPLAY_MIN = 256  # px: results smaller than this are shown enlarged by an integer factor
-
-
-@dataclass(frozen=True)
-class Job:
-    """One optimization request: what to maximize and how (hashable: the cache key)."""
-
-    layer: str
-    mode: str
-    channels: tuple[int, ...]
-    steps: int
-    size: int
-    preset: str
-    seed: int
-
-    def describe(self) -> str:
-        if self.mode == "class":
-            what = f"class {self.channels[0]} (model output)"
-        elif len(self.channels) == 1:
-            what = f"{self.layer} channel {self.channels[0]}"
-        else:
-            what = f"{self.layer} channels {self.channels[0]}-{self.channels[-1]}"
-        return f"{what} · {self.steps} steps · {self.size}px · {self.preset} · seed {self.seed}"
-
-
-def _result_bytes(result: Any) -> int | None:
-    """Budget bytes of a finished result; None (not cached) for a cancelled one."""
-    if result is None or result.cancelled:
-        return None
-    return sum(int(np.asarray(image).nbytes) for image in result.images) + 1024
 
 
 class MaximizeTab(Tab):
@@ -81,11 +67,12 @@ class MaximizeTab(Tab):
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
         self._build()
-        self.runner = JobRunner("Maximize", cache_if=_result_bytes)
+        self.runner = JobRunner("Maximize", cache_if=result_bytes)
         self._pngs = PngCache()  # the picture of each cached result
         self._last: tuple[Job, str, bytes | None] | None = None  # what the last run left showing
         self._rejected: str | None = None  # why a size failed: Size then offers the native one
         self._quiet = False  # set while the tab itself rewrites option lists
+        self._picked = False  # the user chose the explorer's layer: the receptive-field rule yields
 
     # -- widgets ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -103,6 +90,7 @@ class MaximizeTab(Tab):
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.status = w.HTML()
+        self.why = w.HTML()  # one line when the receptive-field rule moved the target
         self.image = image_widget()
         self.image.layout.display = "none"
         for control in self._controls():
@@ -119,6 +107,7 @@ class MaximizeTab(Tab):
                 self.size_note,
                 w.HBox([self.preset, self.seed]),
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
+                self.why,
                 self.status,
                 self.image,
             ]
@@ -131,10 +120,14 @@ class MaximizeTab(Tab):
         if not self._quiet:
             self.ctx.request()
 
+    def layer_picked(self, layer: str) -> None:
+        """The user chose a layer: from now on it is maximized as chosen."""
+        self._picked = True
+
     # -- Tab protocol ----------------------------------------------------------------------
     def key(self, sel: Selection) -> tuple:
         values = tuple(c.value for c in self._controls())
-        return (sel.layer, sel.channel, sel.image_id, values, self.running)
+        return (sel.layer, sel.channel, sel.image_id, values, self.running, self._picked)
 
     def draw(self, sel: Selection) -> None:
         data = self.ctx.data
@@ -146,8 +139,10 @@ class MaximizeTab(Tab):
         try:
             job = self.job(data, sel)
         except ValueError as error:
+            self.why.value = ""
             self._show_status(note(str(error)), None)
             return
+        self.why.value = note(job.reason) if job.reason else ""
         result = self.runner.cached(job)
         if result is not None:
             self._show_status(caption(f"cached: {job.describe()}"), self._png(job, result))
@@ -170,36 +165,47 @@ class MaximizeTab(Tab):
     # -- the target ------------------------------------------------------------------------
     def job(self, data: ExplorerData, sel: Selection) -> Job:
         """The request the current controls describe (ValueError when it cannot run)."""
-        mode, layer = self.mode.value, sel.layer
-        if mode == "class":
-            if data.class_vector() is None:
-                raise ValueError("the model's output is not a class vector: no class to maximize")
-            layer = ""  # the model's output, whatever layer the explorer shows: one cache entry
-            channels: tuple[int, ...] = (int(self.klass.value),)
-        else:
-            if sel.layer not in data.infos:
-                raise ValueError(
-                    f"{sel.layer} is not a module output (a graph node or a repeated call); "
-                    "maximize works on module names such as those under 'convolutions'"
-                )
-            view = data.view(sel.layer)
-            # optvis finds the same channel axis (the layout's: last for channels-last, tokens and
-            # windows) when it runs, so a channel here is the map this explorer shows
-            axis = layout.channel_axis(layout.hint_for(data.hints, sel.layer))
-            if view.maps is None or view.shape[axis] != view.channels:
-                raise ValueError(
-                    f"{sel.layer} ({view.label}) has no feature maps to maximize; "
-                    "pick a convolution-like layer or a class of the output"
-                )
-            if mode == "first":
-                channels = tuple(range(min(int(self.count.value), view.channels)))
-            elif isinstance(sel.channel, int):
-                channels = (sel.channel,)
-            else:
-                channels = (int(data.stats(sel.layer).strongest[0]),)
+        if self.mode.value != "class":
+            return self._channel_job(data, sel)
+        if data.class_vector() is None:
+            raise ValueError("the model's output is not a class vector: no class to maximize")
+        # The model's output, whatever layer the explorer shows: one cache entry.
         return Job(
-            layer, mode, channels, int(self.steps.value), int(self.size.value),
+            "", "class", (int(self.klass.value),), int(self.steps.value), int(self.size.value),
             str(self.preset.value), int(self.seed.value),
+        )  # fmt: skip
+
+    def _channel_job(self, data: ExplorerData, sel: Selection) -> Job:
+        """A channel (or first-N) job, on the layer the receptive-field rule settles on."""
+        if sel.layer not in data.infos:
+            raise ValueError(
+                f"{sel.layer} is not a module output (a graph node or a repeated call); "
+                "maximize works on module names such as those under 'convolutions'"
+            )
+        explicit = self._picked or isinstance(sel.channel, int)
+        with data.using():
+            choice = plan_layer(data, sel.layer, int(self.size.value), explicit)
+        layer = choice.layer
+        view = data.view(layer)
+        # optvis finds the same channel axis (the layout's: last for channels-last, tokens and
+        # windows) when it runs, so a channel here is the map this explorer shows
+        axis = layout.channel_axis(layout.hint_for(data.hints, layer))
+        if view.maps is None or view.shape[axis] != view.channels:
+            raise ValueError(
+                f"{layer} ({view.label}) has no feature maps to maximize; "
+                "pick a convolution-like layer or a class of the output"
+            )
+        strongest = False
+        if self.mode.value == "first":
+            channels = tuple(range(min(int(self.count.value), view.channels)))
+        elif isinstance(sel.channel, int) and not choice.moved:
+            channels = (sel.channel,)
+        else:
+            channels, strongest = (int(data.stats(layer).strongest[0]),), True
+        return Job(
+            layer, self.mode.value, channels, int(self.steps.value), int(self.size.value),
+            str(self.preset.value), int(self.seed.value), asked=sel.layer if choice.moved else "",
+            reason=choice.reason, strongest=strongest,
         )  # fmt: skip
 
     def _sync_options(self, data: ExplorerData) -> None:
@@ -217,7 +223,7 @@ class MaximizeTab(Tab):
             self._quiet = False
 
     def _sync_sizes(self, data: ExplorerData) -> None:
-        fixed, native = data.owner.fixed_input_size(), _square_side(data)
+        fixed, native = data.owner.fixed_input_size(), square_side(data)
         if fixed is not None:
             sizes = SIZES
             text = (
@@ -245,7 +251,7 @@ class MaximizeTab(Tab):
             why = data.owner.accepts(job.size, data.prepared.batch)
         if why is None:
             return job
-        native = _square_side(data)
+        native = square_side(data)
         if native is None:
             raise ValueError(f"this model does not accept {job.size}x{job.size} images ({why})")
         self._rejected = (
@@ -277,7 +283,8 @@ class MaximizeTab(Tab):
             self._show_status(note(text), None)
             raise
         # Controls off before the thread starts: a run that fails at once turns them back on.
-        self.progress.max, self.progress.value = job.steps, 0
+        # Empty first, then the new length: the bar never flashes the last run's fill at the start.
+        self.progress.value, self.progress.max = 0, job.steps
         self._set_running(True)
         self._show_status(caption(f"running: {job.describe()}"), None)
         started = self.runner.submit(
@@ -305,14 +312,14 @@ class MaximizeTab(Tab):
             preview_every=max(1, job.steps // 16),
         )  # fmt: skip
         return maximize(
-            data.model, _target(job), settings=settings, on_step=progress, cancel=cancel,
+            data.model, target_of(job), settings=settings, on_step=progress, cancel=cancel,
             weights=data.weights,
         )  # fmt: skip
 
     def _on_step(self, step: int, value: float, preview: Any) -> None:
         self.progress.value = min(int(step), self.progress.max)
         if preview is not None:
-            self._show_picture(render.to_png(_sheet(preview)))
+            self._show_picture(render.to_png(enlarged(sheet(preview))))
         self.status.value = caption(f"step {step}/{self.progress.max} · objective {value:.4g}")
 
     def _finished(self, job: Job, result: Any, error: BaseException | None) -> None:
@@ -343,10 +350,19 @@ class MaximizeTab(Tab):
         self._show_status(text, None)
 
     def _png(self, job: Job, result: Any) -> bytes:
-        """The picture of a result (kept under the budget per job)."""
+        """The picture of a result (kept under the budget per job), the first conv's kernels beside."""
         if result.cancelled:
-            return render.to_png(_sheet(result.images))
-        return self._pngs.get(job, lambda: render.to_png(_sheet(result.images)))
+            return render.to_png(enlarged(sheet(result.images)))
+        return self._pngs.get(job, lambda: render.to_png(self._picture(job, result)))
+
+    def _picture(self, job: Job, result: Any) -> np.ndarray:
+        picture = sheet(result.images)
+        kernels = None
+        if job.mode != "class":
+            which = None if job.asked else job.channels  # moved: every kernel of the layer asked
+            kernels = first_conv_kernels(self.ctx.data, job.asked or job.layer, which)
+        picture = enlarged(picture)  # the kernels then fill the enlarged picture's height
+        return picture if kernels is None else with_kernels(picture, kernels[1])
 
     def _set_running(self, running: bool) -> None:
         for control in [*self._controls(), self.run_button]:
@@ -363,29 +379,3 @@ class MaximizeTab(Tab):
     def _show_picture(self, png: bytes) -> None:
         self.image.value = png
         self.image.layout.display = None
-
-
-def _square_side(data: ExplorerData) -> int | None:
-    """The side of the explorer's own input when it is square (the model is known to take it)."""
-    height, width = data.input_size
-    return height if height == width else None
-
-
-def _target(job: Job) -> Any:
-    if job.mode == "class":
-        return objectives.class_logit(job.channels[0])
-    if len(job.channels) == 1:
-        return (job.layer, job.channels[0])
-    return (job.layer, list(job.channels))
-
-
-def _sheet(images: Any) -> np.ndarray:
-    """One picture from a single image, a batch array or a list of images, at least ~256 px."""
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        sheet = images
-    else:
-        pictures = list(images)
-        sheet = render.tile_rgb(pictures, cols=int(np.ceil(np.sqrt(len(pictures)))))
-    # Small pictures (64-128 px) are enlarged with crisp pixels rather than shown thumbnail-size.
-    scale = max(1, DISPLAY_MIN // max(sheet.shape[:2]))
-    return sheet if scale == 1 else sheet.repeat(scale, axis=0).repeat(scale, axis=1)
