@@ -34,6 +34,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
+from _results import RESULTS, replace_section  # noqa: E402
 from lab_harness import Server, jupyter_lab, launch_browser  # noqa: E402
 from lab_page import (  # noqa: E402
     ConsoleLog,
@@ -51,7 +52,6 @@ from lab_page import (  # noqa: E402
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Browser latency"
 TARGET_MEDIAN_MS, TARGET_P95_MS = 150.0, 300.0
 WARMUP = 2
@@ -297,15 +297,7 @@ def write_results(lines: list[str], machine: str) -> None:
         *lines,
         "",
     ]
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(body)
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + "\n".join(body) + ("\n" + rest if rest else "")
-    RESULTS.write_text(text)
+    replace_section("\n".join(body))
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _results import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 # glibc hands freed heap pages back to the OS; these keep them, isolating page-fault cost.
@@ -180,23 +182,6 @@ def _table(rows: list[tuple[str, dict]], plain_rss: float) -> str:
     return "\n".join(lines)
 
 
-def _write_section(text: str) -> None:
-    """Replace (or append) the '## Capture' section of RESULTS.md, keeping the rest."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    lines = old.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Capture"), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]) + "\n" + text.rstrip("\n") + "\n"
-        new += ("\n" + tail + "\n") if tail else ""
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -219,7 +204,7 @@ def main() -> None:
     section = _section(args, rows + kept, plain_rss, by_name)
     print(section)
     if not args.no_write:
-        _write_section(section)
+        replace_section(section)
 
 
 def _verdict(row: dict, target: float) -> str:

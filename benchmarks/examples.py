@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
+from _results import replace_section
 
 from featviz_widgets.examples import RayEngine, top_examples
 from featviz_widgets.examples.state import RunState
@@ -334,13 +335,7 @@ def _write_section(table: str, scaling: str) -> None:
         "runs right before and after it.\n\n"
         f"{table}\n\n{scaling}\n"
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Examples\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    RESULTS.write_text(text)
+    replace_section(section)
 
 
 def main() -> None:

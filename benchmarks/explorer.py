@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import torch
 import torchvision
+from _results import replace_section
 from skimage import data as skdata
 
 from featviz_widgets.engine import memory_budget, memory_in_use, set_memory_budget
@@ -246,13 +246,7 @@ def _write_section(table: str, scale: str) -> None:
         "every change runs one stop-early forward.\n\n"
         f"{scale}\n"
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Explorer\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    RESULTS.write_text(text)
+    replace_section(section)
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ import argparse
 import copy
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -47,6 +46,7 @@ from featviz_widgets.optvis import transforms as T
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _optvis_quality as Q  # noqa: E402
+from _results import replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"early": "features.3", "middle": "features.9", "late": "features.16"}
@@ -294,17 +294,6 @@ def _header(args: argparse.Namespace) -> str:
     )
 
 
-def _write_results(section: str, title: str = "## Activation maximization") -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=128)
@@ -326,17 +315,15 @@ def main() -> None:
     if "speed" in parts:
         rows = _layer_rows(model, lucent, args.steps, args.repeats)
         sheet = _sheet_row(model, lucent, args.steps)
-        sections.append(("## Activation maximization", _section(rows, sheet, args, lucent_error)))
+        sections.append(_section(rows, sheet, args, lucent_error))
     if "clipping" in parts:
-        section = Q.clipping_section(model, WEIGHTS, lucent, _header(args), quick=args.quick)
-        sections.append(("## Maximize: clipped pixels", section))
+        sections.append(Q.clipping_section(model, WEIGHTS, lucent, _header(args), quick=args.quick))
     if "classes" in parts:
-        section = Q.classes_section(model, WEIGHTS, lucent, _header(args), quick=args.quick)
-        sections.append(("## Maximize: class pictures", section))
-    for title, section in sections:
+        sections.append(Q.classes_section(model, WEIGHTS, lucent, _header(args), quick=args.quick))
+    for section in sections:  # each starts with its "## " title
         print(section)
         if not args.quick:
-            _write_results(section, title)
+            replace_section(section)
 
 
 if __name__ == "__main__":

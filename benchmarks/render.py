@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the baseline needs figures; the 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
+from _results import replace_section  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
@@ -39,7 +40,6 @@ from featviz_widgets.engine import capture  # noqa: E402
 from featviz_widgets.inputs import normalization  # noqa: E402
 
 COLS, PAGE, CMAP, NORM = 8, 128, "viridis", "channel"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def resnet50_activations() -> dict[str, np.ndarray]:
@@ -198,17 +198,6 @@ Targets: median <= 15 ms: {verdict(s["median"] <= 15)}; worst layer <= 40 ms: {v
 """
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Render\n.*?(?=^## |\Z)", re.S | re.M)
-    new = (
-        pattern.sub(lambda _: text + "\n", old)
-        if pattern.search(old)
-        else old.rstrip() + "\n\n" + text
-    )
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -222,7 +211,7 @@ def main() -> None:
         f"\nmedian {s['median']:.1f} ms (RGB {s['rgb_median']:.1f}), worst {s['worst']:.1f} ms "
         f"({s['worst_layer']}), tutorial median {s['tutorial_median']:.0f} ms, ratio {s['ratio']:.0f}x"
     )
-    write_section(section(rows, s))
+    replace_section(section(rows, s))
 
 
 if __name__ == "__main__":
