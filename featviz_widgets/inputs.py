@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
 from ._processors import processor_preset
-from .engine._state import check_model, input_channels
+from .engine._state import check_model
+from .engine.owner import owner_for
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -85,7 +87,12 @@ def load_image(img: Any) -> Image.Image:
 
 
 def prepare_image(
-    img: Any, model: nn.Module | None = None, *, weights: Any = None, size: int = 224
+    img: Any,
+    model: nn.Module | None = None,
+    *,
+    weights: Any = None,
+    size: int = 224,
+    preprocess: Callable[[np.ndarray], Any] | None = None,
 ) -> PreparedImage:
     """Load ``img`` and preprocess it the way ``model`` expects.
 
@@ -97,7 +104,10 @@ def prepare_image(
         transformers image processor or a timm data config: it defines resize, crop, mean and
         std (``size`` is then unused).
     size : without ``weights``: resize the short side to ``size * 256 / 224``, centre-crop
-        ``size`` and normalize with ImageNet mean/std.
+        ``size`` and normalize with ImageNet mean/std (a Keras model: scale pixels to [0, 1]).
+    preprocess : a function of a float32 ``[1, H, W, C]`` array of 0..255 pixels, such as
+        ``keras.applications.resnet.preprocess_input``, used instead of the normalization
+        (after the resize and crop).
 
     Examples
     --------
@@ -105,7 +115,7 @@ def prepare_image(
     >>> tuple(p.batch.shape), p.mean
     ((1, 1, 32, 32), (0.449,))
     """
-    recipe = preprocessing(model, weights=weights, size=size)
+    recipe = preprocessing(model, weights=weights, size=size, preprocess=preprocess)
     picture = recipe.picture(img)
     batch = recipe.tensor(picture).unsqueeze(0)
     display = np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
@@ -128,6 +138,8 @@ class Preprocessing:
     crop : the centre-crop size, or None.
     interpolation : the resize interpolation.
     mean, std : the per-channel normalization.
+    function : a preprocessing function of ``[1, H, W, C]`` 0..255 pixels used instead of
+        ``mean`` / ``std`` (Keras' ``preprocess_input``), or None.
     """
 
     channels: int
@@ -136,6 +148,7 @@ class Preprocessing:
     interpolation: InterpolationMode
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    function: Callable[[np.ndarray], Any] | None = None
 
     def picture(self, img: Any) -> Image.Image:
         """Load ``img`` (anything :func:`load_image` accepts), convert, resize and crop it."""
@@ -147,8 +160,22 @@ class Preprocessing:
 
     def tensor(self, picture: Image.Image) -> Tensor:
         """``[C, H, W]`` float32, normalized, from a picture made by :meth:`picture`."""
+        if self.function is not None:
+            pixels = np.asarray(picture, dtype=np.float32).reshape(
+                picture.height, picture.width, -1
+            )
+            done = np.asarray(self.function(pixels[None].copy()), dtype=np.float32)
+            return torch.from_numpy(np.ascontiguousarray(done[0].transpose(2, 0, 1)))
         tensor = F.convert_image_dtype(F.pil_to_tensor(picture), torch.float)
         return F.normalize(tensor, mean=list(self.mean), std=list(self.std))
+
+    def caption(self) -> str:
+        """How the pixels were scaled when that is unusual, in a few words (else "")."""
+        if self.function is not None:
+            return f"preprocess={_function_name(self.function)}"
+        if self.mean == (0.0,) * len(self.mean) and self.std == (1.0,) * len(self.std):
+            return "pixels scaled to [0, 1] (no preprocess=)"
+        return ""  # the usual mean/std normalization goes without saying
 
     def describe(self) -> dict[str, Any]:
         """The recipe as plain JSON values (for fingerprints and saved results)."""
@@ -159,11 +186,21 @@ class Preprocessing:
             "interpolation": self.interpolation.value,
             "mean": list(self.mean),
             "std": list(self.std),
+            **({"preprocess": _function_name(self.function)} if self.function is not None else {}),
         }
 
 
+def _function_name(function: Callable) -> str:
+    module = getattr(function, "__module__", "") or ""
+    return f"{module}.{getattr(function, '__qualname__', repr(function))}".lstrip(".")
+
+
 def preprocessing(
-    model: nn.Module | None = None, *, weights: Any = None, size: int = 224
+    model: nn.Module | None = None,
+    *,
+    weights: Any = None,
+    size: int = 224,
+    preprocess: Callable[[np.ndarray], Any] | None = None,
 ) -> Preprocessing:
     """The :class:`Preprocessing` that :func:`prepare_image` uses for these arguments.
 
@@ -174,7 +211,10 @@ def preprocessing(
     ((37,), (32,), (3, 32, 32))
     """
     channels = _model_channels(model)
-    resize, crop, interpolation, mean, std = _preset(weights, size, channels)
+    default = owner_for(model).adapter.default_normalization() if model is not None else None
+    if preprocess is not None and not callable(preprocess):
+        raise TypeError(f"preprocess must be a function of a pixel batch, got {preprocess!r}")
+    resize, crop, interpolation, mean, std = _preset(weights, size, channels, default)
     return Preprocessing(
         channels=channels,
         resize=tuple(int(r) for r in resize),
@@ -182,6 +222,7 @@ def preprocessing(
         interpolation=interpolation,
         mean=tuple(mean),
         std=tuple(std),
+        function=preprocess,
     )
 
 
@@ -191,7 +232,7 @@ def preprocessing(
 def _model_channels(model: nn.Module | None) -> int:
     if model is None:
         return 3
-    channels = input_channels(check_model(model)) or 3
+    channels = owner_for(check_model(model)).input_channels or 3
     if channels not in (1, 3):
         raise ValueError(
             f"the model's first convolution takes {channels} input channels; prepare_image "
@@ -246,9 +287,10 @@ def _weights_preset(weights: Any) -> Any:
     return preset
 
 
-def _preset(weights: Any, size: int, channels: int) -> tuple:
-    """(resize, crop, interpolation, mean, std) from ``weights.transforms()`` or the defaults."""
-    mean, std = normalization(weights)
+def _preset(weights: Any, size: int, channels: int, default: tuple | None = None) -> tuple:
+    """(resize, crop, interpolation, mean, std) from ``weights.transforms()`` or the defaults
+    (``default``: the framework's mean/std, Keras' [0, 1] pixels; else ImageNet's)."""
+    mean, std = default if weights is None and default is not None else normalization(weights)
     if weights is None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int (pixels), got {size!r}")

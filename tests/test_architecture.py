@@ -122,6 +122,24 @@ def test_timm_and_transformers_are_never_imported() -> None:
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_keras_is_never_imported() -> None:
+    """Optional: a Keras model is recognized by its classes' modules; keras is imported only by
+    the Keras adapter, once such a model (and so keras itself) is already there."""
+    result = _run_isolated(
+        """
+        import sys
+        import featviz_widgets
+        from featviz_widgets import LayerExplorer, inputs, layout, maximize, engine, examples
+        from featviz_widgets.engine import adapters, owner_for
+        from torch import nn
+        conv = nn.Conv2d(3, 4, 3)
+        owner_for(conv).input_channels
+        print([m for m in ("keras", "tensorflow", "jax") if m in sys.modules])
+        """
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 HOOK_CALLS = {
     "register_forward_hook",
     "register_forward_pre_hook",
@@ -183,7 +201,7 @@ ALLOWED_IMPORTS = {
     "render": {"_text"},
     "optvis": {"engine", "inputs", "layout", "_text"},
     "examples": {"engine", "inputs", "layout", "_text"},
-    "widgets": {"engine", "optvis", "render", "inputs", "layout", "_text"},
+    "widgets": {"engine", "optvis", "examples", "render", "inputs", "layout", "_text"},
     "lab": {"inputs", "_text"},
     "datasets": {"lab"},
     "models": {"lab"},

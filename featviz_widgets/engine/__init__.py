@@ -8,9 +8,13 @@ re-entrant lock per model, the state snapshot and restore (no hooks left, traini
 device/dtype and the input size the model accepts. Captured activations that live on (in the
 explorer) are kept under one process-wide memory budget (:func:`set_memory_budget`).
 
-Submodules: ``_capture`` (list_layers, list_nodes, capture, Capture, survey, survey_nodes),
-``_recorder`` (the one hook mechanism and the output-naming grammar), ``_fx`` (graph nodes),
-``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
+The framework is the owner's business: ``owner_for(model).adapter`` (``adapters.torch`` for any
+``nn.Module``, ``adapters.keras`` for Keras 3 models on the torch backend) lists layers, records
+outputs, feeds inputs in the model's layout and reads kernels in torch's layout.
+
+Submodules: ``adapters`` (torch, keras), ``_capture`` (list_layers, list_nodes, capture, survey,
+survey_nodes), ``_context`` (Capture), ``_recorder`` (the one hook mechanism and the
+output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
 declares), ``owner`` (ModelOwner), ``budget`` (the memory budget),
 ``receptive`` (how much of the image a layer sees).
 
@@ -27,7 +31,6 @@ Examples
 from __future__ import annotations
 
 from ._capture import (
-    Capture,
     LayerInfo,
     Survey,
     capture,
@@ -36,6 +39,7 @@ from ._capture import (
     survey,
     survey_nodes,
 )
+from ._context import Capture
 from ._facts import class_scores
 from ._recorder import CaptureKey, base_name, parse_key
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state

@@ -1,8 +1,10 @@
 """Capture: list a model's layers and record what they output (public through ``engine``).
 
-Module outputs go through forward hooks (``_recorder``), graph nodes through torch.fx (``_fx``);
-every call holds the model's owner (``owner_for(model).using()``), so it never interleaves with
-another thread's use of the model, and the model comes back as it was.
+Layer outputs are recorded through the model's adapter (``owner_for(model).adapter``: torch
+forward hooks from ``_recorder``, Keras wrapped ``call``s or a multi-output model), graph nodes
+through torch.fx (``_fx``); every call holds the model's owner (``owner_for(model).using()``), so
+it never interleaves with another thread's use of the model, and the model comes back as it was.
+``Capture``, the context-manager form for a forward the caller runs, lives in ``_context``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.conv import _ConvNd
 
 from .._text import did_you_mean
 from . import _fx
@@ -22,15 +23,13 @@ from ._recorder import (
     ShapeRecorder,
     StopForward,
     flatten,
-    forward_hooks,
     memory_for,
     parse_key,
 )
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
-from .owner import owner_for, to_eval
+from .owner import owner_for
 
 __all__ = [
-    "Capture",
     "LayerInfo",
     "Survey",
     "capture",
@@ -82,18 +81,7 @@ def list_layers(model: nn.Module, example: Tensor | None = None) -> list[LayerIn
     [('0', ((1, 4, 6, 6),)), ('1', ((1, 4, 6, 6),))]
     """
     check_model(model)
-    infos = {
-        name: LayerInfo(
-            name=name,
-            type=type(module).__name__,
-            num_params=sum(p.numel() for p in module.parameters()),
-            shapes=None,
-            is_conv=isinstance(module, _ConvNd),
-            calls=0,
-        )
-        for name, module in model.named_modules()
-        if name
-    }
+    infos = {info.name: info for info in owner_for(model).adapter.layers(model)}
     if example is None:
         return list(infos.values())
     found = survey(model, example, what="the layer list")
@@ -136,13 +124,14 @@ def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Su
     check_model(model)
     _check_input(x)
     recorder = ShapeRecorder()
-    names = ["", *(name for name, _ in model.named_modules() if name)]
     owner = owner_for(model)
+    adapter = owner.adapter
+    names = ["", *adapter.names(model)]
     with owner.using(), torch.no_grad():
-        to_eval(model)
+        adapter.to_eval(model)
         # prepended, so a model's own hook that edits an output in place cannot change our view
-        with forward_hooks(model, names, recorder.record, prepend=True):
-            _run(model, lambda: model(_model_input(model, x)), what, x)
+        with adapter.watch(model, names, recorder.record, prepend=True):
+            _run(model, lambda: adapter.forward(model, x), what, x)
     if x.dim() == 4:  # a whole forward ran at this image size: the owner needs no probe for it
         owner.ran_at(tuple(x.shape[-2:]))
     return Survey(recorder.shapes, recorder.calls, recorder.output)
@@ -162,7 +151,7 @@ def survey_nodes(model: nn.Module, x: Tensor) -> dict[str, tuple[int, ...]]:
     """
     check_model(model)
     _check_input(x)
-    names = _fx.node_names(model)
+    names = _node_names(model)
     shapes: dict[str, tuple[int, ...]] = {}
 
     def store(name: str, value: Any) -> None:
@@ -171,7 +160,7 @@ def survey_nodes(model: nn.Module, x: Tensor) -> dict[str, tuple[int, ...]]:
 
     what = f"the graph node shapes of {type(model).__name__}"
     with owner_for(model).using(), torch.no_grad():
-        to_eval(model)
+        owner_for(model).adapter.to_eval(model)
         _run(model, lambda: _fx.capture_nodes(model, _model_input(model, x), names, store), what, x)
     return shapes
 
@@ -188,7 +177,7 @@ def list_nodes(model: nn.Module) -> list[str]:
     ['input', '0', '1']
     """
     check_model(model)
-    return _fx.node_names(model)
+    return _node_names(model)
 
 
 def capture(
@@ -226,9 +215,15 @@ def capture(
     modules, nodes = _resolve(model, layers)
     what = _describe(model, [*modules, *nodes] if layers is not None else None)
     acts: dict[str, Tensor] = {}
+    adapter = owner_for(model).adapter
     with owner_for(model).using(), torch.set_grad_enabled(keep_graph):
-        to_eval(model)
-        if modules:
+        adapter.to_eval(model)
+        direct = None
+        if modules and stop_early and layers is not None:
+            direct = _run(model, lambda: adapter.capture_direct(model, x, modules), what, x)
+        if direct is not None:
+            acts.update(_kept(direct, keep_graph))
+        elif modules:
             stop = stop_early and layers is not None
             every = layers is None  # "every module": those that never run are simply absent
             acts.update(_capture_modules(model, x, modules, stop, keep_graph, what, every))
@@ -237,81 +232,12 @@ def capture(
     if modules and nodes:  # two passes: put the keys back into graph order
         position = _fx.node_position(_fx.node_names(model))
         order = {key: parse_key(key) for key in acts}
-        acts = dict(sorted(acts.items(), key=lambda kv: position(order[kv[0]].name, order[kv[0]].call)))
+        acts = dict(
+            sorted(acts.items(), key=lambda kv: position(order[kv[0]].name, order[kv[0]].call))
+        )
     if to_cpu:
         return {key: t if t.device.type == "cpu" else t.cpu() for key, t in acts.items()}
     return acts
-
-
-class Capture:
-    """Context-manager form of :func:`capture` for a forward you run yourself.
-
-    On entry the model goes to eval mode and forward hooks go on the requested modules
-    (module names only: graph nodes need :func:`capture`); on exit the hooks go and the
-    model's state comes back. Every output is copied when recorded, because this forward
-    cannot be re-run if a later in-place op overwrote a kept tensor. With ``stop_early`` the
-    hook ends the forward by an exception that ``__exit__`` swallows, so code after
-    ``model(x)`` inside the block does not run.
-
-    Examples
-    --------
-    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-    >>> with Capture(net, ["0"]) as cap, torch.no_grad():
-    ...     _ = net(torch.zeros(1, 3, 8, 8))
-    >>> cap.activations["0"].shape
-    torch.Size([1, 4, 6, 6])
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        layers: str | Sequence[str] | None = None,
-        *,
-        stop_early: bool = False,
-        keep_graph: bool = False,
-        to_cpu: bool = True,
-    ) -> None:
-        self.model = check_model(model)
-        modules, nodes = _resolve(model, layers)
-        if nodes:
-            raise ValueError(
-                f"{nodes[0]!r} is a graph node, not a module: Capture hooks modules only; "
-                "use capture(model, x, layers) for graph nodes"
-            )
-        self.layers = modules
-        self.activations: dict[str, Tensor] = {}
-        self._stop_early = stop_early and layers is not None
-        self._keep_graph = keep_graph
-        self._to_cpu = to_cpu
-        self._exit_stack: list[Any] = []
-
-    def __enter__(self) -> Capture:
-        recorder = Recorder(
-            self.layers, stop_early=self._stop_early, keep_graph=self._keep_graph, memory=None
-        )
-        state = owner_for(self.model).using()
-        hooks = forward_hooks(self.model, self.layers, recorder.record)
-        state.__enter__()
-        try:
-            to_eval(self.model)
-            hooks.__enter__()
-        except BaseException:
-            state.__exit__(None, None, None)
-            raise
-        self._exit_stack = [hooks, state]
-        self.activations = recorder.activations
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> bool:
-        try:
-            self._exit_stack[0].__exit__(None, None, None)
-        finally:
-            self._exit_stack[1].__exit__(None, None, None)
-            self._exit_stack = []
-        if self._to_cpu:
-            for key, tensor in self.activations.items():
-                self.activations[key] = tensor.cpu()
-        return exc_type is not None and issubclass(exc_type, StopForward)
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -348,8 +274,18 @@ def _capture_modules(
 
 def _hooked_forward(model: nn.Module, x: Tensor, recorder: Recorder, what: str) -> bool:
     """One forward with ``recorder``'s hooks on; True when it stopped early."""
-    with forward_hooks(model, list(recorder.calls), recorder.record):
-        return _run(model, lambda: model(_model_input(model, x)), what, x)
+    adapter = owner_for(model).adapter
+    with adapter.watch(model, list(recorder.calls), recorder.record):
+        return _run(model, lambda: adapter.forward(model, x), what, x) is _STOPPED
+
+
+def _kept(outputs: dict[str, Any], keep_graph: bool) -> dict[str, Tensor]:
+    """Outputs named by the grammar (``name[0]`` for parts), detached unless the graph is kept."""
+    return {
+        key: tensor if keep_graph else tensor.detach()
+        for name, value in outputs.items()
+        for key, tensor in flatten(name, value)
+    }
 
 
 def _capture_nodes(
@@ -366,12 +302,17 @@ def _capture_nodes(
     return acts
 
 
-def _run(model: nn.Module, forward: Callable[[], object], what: str, x: Tensor) -> bool:
-    """Call ``forward``; True if a hook stopped it. Model errors come back with context."""
+_STOPPED = object()  # what _run returns when a recorder stopped the forward
+
+
+def _run(model: nn.Module, forward: Callable[[], Any], what: str, x: Tensor) -> Any:
+    """Call ``forward`` and return its result, or ``_STOPPED`` if a recorder stopped it.
+
+    Model errors come back with context."""
     try:
-        forward()
+        return forward()
     except StopForward:
-        return True
+        return _STOPPED
     except _fx.TraceError:
         raise
     except Exception as err:  # the model's own error, whatever its type
@@ -380,7 +321,6 @@ def _run(model: nn.Module, forward: Callable[[], object], what: str, x: Tensor) 
             f"forward failed while capturing {what}{_where(model, err)} on an input of shape "
             f"{shape} ({x.dtype}): {type(err).__name__}: {err}"
         ) from err
-    return False
 
 
 def _where(model: nn.Module, err: BaseException) -> str:
@@ -404,10 +344,18 @@ def _where(model: nn.Module, err: BaseException) -> str:
 
 def _model_input(model: nn.Module, x: Tensor) -> Tensor:
     """A private copy of ``x`` on the model's device and dtype: the caller's is never touched."""
-    device = model_device(model)
-    if x.is_floating_point():
-        return x.to(device=device, dtype=model_dtype(model), copy=True)
-    return x.to(device=device, copy=True)
+    return owner_for(model).adapter.model_input(model, x)
+
+
+def _node_names(model: nn.Module) -> list[str]:
+    """FX graph node names; ValueError for a framework torch.fx cannot trace (Keras)."""
+    adapter = owner_for(model).adapter
+    if not adapter.traceable:
+        raise _fx.TraceError(
+            f"{type(model).__name__} is a {adapter.framework} model: it has no torch.fx graph "
+            "nodes; its layer names (list_layers) are what capture accepts"
+        )
+    return _fx.node_names(model)
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -436,16 +384,22 @@ def _as_names(layers: str | Sequence[str] | None) -> list[str] | None:
 def _resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[str], list[str]]:
     """Split ``layers`` into module names and FX node names; ValueError for unknown ones."""
     names = _as_names(layers)
-    modules = [name for name, _ in model.named_modules() if name]
+    modules = owner_for(model).adapter.names(model)
     if names is None:
         return modules, []
     known = set(modules)
     unknown = [name for name in names if name not in known]
     if unknown:
         try:
-            graph = set(_fx.node_names(model))
+            graph = set(_node_names(model))
             trace_note = ""
         except _fx.TraceError as err:
+            if not owner_for(model).adapter.traceable:  # no graph nodes to mention at all
+                hint = did_you_mean(unknown[0], modules)
+                raise ValueError(
+                    f"unknown layer {unknown[0]!r} for {type(model).__name__}.{hint} "
+                    "list_layers(model) lists its layer names"
+                ) from None
             graph, trace_note = set(), f" (graph node names are unavailable: {err})"
         for name in unknown:
             if name not in graph:

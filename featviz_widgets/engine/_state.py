@@ -10,9 +10,17 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from .adapters import is_keras
+
 
 def check_model(model: object) -> nn.Module:
     """Return ``model`` if it is an ``nn.Module``, else raise a TypeError that says what to pass."""
+    if is_keras(model) and not isinstance(model, nn.Module):
+        raise TypeError(
+            f"{type(model).__name__} is a Keras model on another backend than PyTorch; featviz "
+            "runs Keras on torch: set os.environ['KERAS_BACKEND'] = 'torch' before keras is "
+            "first imported (a fresh Python process), then build the model again"
+        )
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"model must be a torch.nn.Module, got {type(model).__name__}; pass the network "

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _facts
-from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from ._state import check_model, model_device, model_dtype
+from .adapters import Adapter, adapter_for
 
 __all__ = ["ModelBusy", "ModelOwner", "owner_for"]
 
@@ -103,6 +104,7 @@ class ModelOwner:
     Attributes
     ----------
     model : the user's network.
+    adapter : how its framework is listed, run and read (``engine.adapters``: torch, keras).
     job : the name of the background job that is using the model now ("Maximize"), or None.
     """
 
@@ -110,6 +112,7 @@ class ModelOwner:
         # A weak reference: owners live in a WeakKeyDictionary keyed by the model, and a strong
         # one here would keep every model ever shown alive for the life of the process.
         self._model = weakref.ref(check_model(model))
+        self.adapter: Adapter = adapter_for(model)
         self.job: str | None = None
         self._lock = _FairLock()
         self._sizes: dict[tuple[int, int], str | None] = {}  # size run or probed -> why rejected
@@ -136,7 +139,7 @@ class ModelOwner:
             raise ModelBusy(self.busy_message())
         try:
             outermost = self._lock.depth() == 1
-            with preserved_state(self.model) if outermost else nullcontext(self.model):
+            with self.adapter.preserved_state(self.model) if outermost else nullcontext(self.model):
                 yield self.model
         finally:
             self._lock.release()
@@ -169,7 +172,7 @@ class ModelOwner:
 
     @property
     def input_channels(self) -> int | None:
-        return input_channels(self.model)
+        return self.adapter.input_channels(self.model)
 
     def fixed_input_size(self) -> tuple[int, int] | None:
         """The one (height, width) the model accepts, or None when it does not say it takes one.
@@ -180,10 +183,10 @@ class ModelOwner:
         ``pretrained_cfg["fixed_input_size"]``) gets one cheap probe, cached: the size it was
         already seen running at, else its pretrained ``input_size`` if the model accepts it.
         """
-        declared = _facts.declared_input_size(self.model)
+        declared = self.adapter.declared_input_size(self.model)
         if declared is not None:
             return declared
-        claim = _facts.says_fixed_size(self.model)
+        claim = self.adapter.says_fixed_size(self.model)
         if claim is None:
             return None
         seen = [hw for hw, why in self._sizes.items() if why is None]
@@ -195,7 +198,7 @@ class ModelOwner:
 
     def class_names(self) -> list[str] | None:
         """Class names the model carries (``config.id2label``, timm's ``label_names``), or None."""
-        return _facts.class_names(self.model)
+        return self.adapter.class_names(self.model)
 
     def ran_at(self, size: tuple[int, ...]) -> None:
         """Note that a forward at this (height, width) just succeeded (no probe needed for it)."""
@@ -218,9 +221,9 @@ class ModelOwner:
     def _probe(self, hw: tuple[int, int], x: Tensor) -> str | None:
         """Run ``x`` once (no grad, eval, state restored); cache and return why it failed."""
         with self.using(), torch.no_grad():
-            to_eval(self.model)
+            self.adapter.to_eval(self.model)
             try:
-                self.model(x.to(self.device, self.dtype))
+                self.adapter.forward(self.model, x)
                 self._sizes[hw] = None
             except Exception as error:  # the model's own error, whatever its type
                 first = (str(error).strip().splitlines() or [""])[0]
@@ -229,9 +232,9 @@ class ModelOwner:
 
 
 def to_eval(model: nn.Module) -> None:
-    """Eval mode, touching the modules only when one is training (``__setattr__`` is slow)."""
-    if any(module.training for module in model.modules()):
-        model.eval()
+    """Inference mode as the model's framework has it (torch: eval, touching the modules only
+    when one is training, ``__setattr__`` being slow; Keras: every call passes training=False)."""
+    owner_for(model).adapter.to_eval(model)
 
 
 _OWNERS: weakref.WeakKeyDictionary[nn.Module, ModelOwner] = weakref.WeakKeyDictionary()

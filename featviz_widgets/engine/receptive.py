@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, fx, nn
 
 from ._fx import TraceError, module_graph
-from ._recorder import StopForward, forward_hooks
+from ._recorder import StopForward
 from .owner import owner_for, to_eval
 
 __all__ = ["ReceptiveField", "receptive_field"]
@@ -103,6 +103,8 @@ def receptive_field(
     if key not in owner.memo:
         if method == "graph":
             boxes = owner.memo.get(("receptive_graph",))
+            if boxes is None and not owner.adapter.traceable:
+                boxes = ValueError(f"a {owner.adapter.framework} model has no torch.fx graph")
             if boxes is None:
                 with owner.using():  # torch.fx patches Module.__call__ while it traces
                     to_eval(model)  # a traced BatchNorm in training mode bumps its real buffers
@@ -125,12 +127,11 @@ def receptive_field(
 # -- the probe -------------------------------------------------------------------------------------
 def _probe(model: nn.Module, layer: str, hw: tuple[int, int], channel_axis: int) -> tuple[int, int]:
     owner = owner_for(model)
-    if layer not in dict(model.named_modules()):
+    adapter = owner.adapter
+    if layer not in adapter.names(model):
         raise ValueError(f"{layer!r} is not a module of {type(model).__name__}")
     with owner.using(), torch.enable_grad():
-        to_eval(model)
-        for param in model.parameters():
-            param.requires_grad_(False)  # restored by the owner; only the input needs a gradient
+        adapter.freeze(model)  # restored by the owner; only the input needs a gradient
         # A seeded random image: a flat one would leave ReLUs all on or all off.
         noise = torch.randn(
             (1, owner.input_channels or 3, *hw), generator=torch.Generator().manual_seed(0)
@@ -143,8 +144,8 @@ def _probe(model: nn.Module, layer: str, hw: tuple[int, int], channel_axis: int)
                 found.append(output)
                 raise StopForward
 
-        with forward_hooks(model, [layer], keep), contextlib.suppress(StopForward):
-            model(x)
+        with adapter.watch(model, [layer], keep), contextlib.suppress(StopForward):
+            adapter.forward(model, x, copy=False)
         if not found:
             raise ValueError(f"layer {layer!r} gives no tensor to probe")
         unit = _middle_unit(found[0], channel_axis)

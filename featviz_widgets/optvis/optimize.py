@@ -23,9 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..engine import Capture, ModelOwner, check_model, class_scores, owner_for, survey
-from ..engine._recorder import StopForward, forward_hooks
-from ..engine.fused import output_twin
-from ..engine.owner import to_eval
+from ..engine._recorder import StopForward
 from ..inputs import normalization
 from ..layout import layout_hints
 from . import params as _params
@@ -63,15 +61,17 @@ class _LayerForward:
         self.names = list(dict.fromkeys(layers))
         self.layouts: dict[str, str] | None = None if set(self.names) - {OUTPUT} else {}
 
-    def __call__(self, model: nn.Module, x: Tensor) -> LayerOutputs:
+    def __call__(self, owner: ModelOwner, model: nn.Module, x: Tensor) -> LayerOutputs:
+        adapter = owner.adapter
         if self.layouts is None:
             shapes = survey(model, x.detach(), what="the layer layouts for maximize").shapes
+            declared = adapter.declared_layouts(shapes)
             sized = {key: SimpleNamespace(shape=shape) for key, shape in shapes.items()}
-            self.layouts = layout_hints(model, sized)
+            self.layouts = declared if declared is not None else layout_hints(model, sized)
         acts: dict[str, Tensor] = {}
-        with forward_hooks(model, self.names, lambda name, out: self._record(acts, name, out)):
+        with adapter.watch(model, self.names, lambda name, out: self._record(acts, name, out)):
             try:
-                model(x)
+                adapter.forward(model, x, copy=False)
             except StopForward:  # every layer ran: the forward went no further than needed
                 return LayerOutputs(acts, self.layouts)
         missing = [name for name in self.names if name not in acts]
@@ -129,9 +129,12 @@ def _image_seed(seed: int, key: int) -> int:
     return (seed * 1_000_003 + key) % 2**63
 
 
-def _normalization(weights: object, channels: int) -> tuple[Tensor, Tensor]:
-    """``weights``' mean/std (ImageNet's without weights) as ``[1, C, 1, 1]`` tensors."""
-    mean, std = normalization(weights)
+def _normalization(
+    weights: object, channels: int, default: tuple[tuple[float, ...], ...] | None = None
+) -> tuple[Tensor, Tensor]:
+    """``weights``' mean/std as ``[1, C, 1, 1]`` tensors; without weights the framework's
+    ``default`` (Keras: [0, 1] pixels), else ImageNet's."""
+    mean, std = default if weights is None and default is not None else normalization(weights)
     mean_t, std_t = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
     if len(mean_t) != channels:  # e.g. a grayscale model with RGB statistics
         mean_t, std_t = mean_t.mean().repeat(channels), std_t.mean().repeat(channels)
@@ -167,6 +170,8 @@ class _Run:
     size_checked: bool = False
     # What the forward runs: the model, or its batch-norm-folded twin when only the output counts.
     network: nn.Module | None = None
+    # A Keras-style preprocess_input of [N, H, W, C] 0..255 pixels, used instead of mean/std.
+    preprocess: Callable[[Tensor], Tensor] | None = None
 
     def squash(self, raw: Tensor) -> Tensor:
         return torch.sigmoid(raw) if self.preset.sigmoid else raw
@@ -177,7 +182,10 @@ class _Run:
             images = F.interpolate(
                 images, size=self.input_size, mode="bilinear", align_corners=False, antialias=False
             )
-        x = ((images - self.mean) / self.std).to(self.owner.dtype)
+        if self.preprocess is not None:  # differentiable: Keras ops are torch ops here
+            x = self.preprocess((images * 255).movedim(1, -1)).movedim(-1, 1).to(self.owner.dtype)
+        else:
+            x = ((images - self.mean) / self.std).to(self.owner.dtype)
         # oneDNN's CPU convolutions run faster in NHWC (10-25 % per step on MobileNetV2).
         return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
@@ -187,14 +195,14 @@ class _Run:
         raw = self.raw_fn()
         x = self.model_input(raw)
         try:
-            acts = self.forward(model, x)
+            acts = self.forward(self.owner, model, x)
         except _LayerError:
             raise
         except Exception as error:  # the model's own error: perhaps it takes one size only
             if self.size_checked or self.input_size is not None:
                 raise
             self._fall_back(x, error)
-            acts = self.forward(model, self.model_input(raw))
+            acts = self.forward(self.owner, model, self.model_input(raw))
         self.size_checked = True
         value = self.objective(acts)
         total = value
@@ -248,7 +256,11 @@ class _Run:
 
 
 def _prepare(
-    owner: ModelOwner, target: object, settings: MaximizeSettings, weights: object
+    owner: ModelOwner,
+    target: object,
+    settings: MaximizeSettings,
+    weights: object,
+    preprocess: Callable[[Tensor], Tensor] | None = None,
 ) -> _Run:
     """Validate the target against the model and build the image (the caller holds the model)."""
     objective, keys = _resolve_target(target, settings.batch)
@@ -272,9 +284,10 @@ def _prepare(
         device=device,
     )
     input_size = owner.fixed_input_size()
-    mean, std = _normalization(weights, channels)
+    mean, std = _normalization(weights, channels, owner.adapter.default_normalization())
     # Class pictures read the output only: the folded twin gives the same logits ~1.6x faster.
-    network = output_twin(owner.model) if set(objective.layers) == {OUTPUT} else None
+    only_output = set(objective.layers) == {OUTPUT}
+    network = owner.adapter.output_twin(owner.model) if only_output else None
     return _Run(
         owner=owner,
         objective=objective,
@@ -290,15 +303,13 @@ def _prepare(
         lr=settings.lr or preset.lr,
         input_size=input_size,
         network=network,
+        preprocess=preprocess,
     )
 
 
 def _freeze(model: nn.Module) -> None:
     """Eval mode, and no parameter gradients: only the image is optimized (restored by the owner)."""
-    to_eval(model)
-    for param in model.parameters():
-        if param.requires_grad:
-            param.requires_grad_(False)
+    owner_for(model).adapter.freeze(model)
 
 
 def maximize(
@@ -309,6 +320,7 @@ def maximize(
     on_step: OnStep | None = None,
     cancel: _Event | None = None,
     weights: object = None,
+    preprocess: Callable[[Tensor], Tensor] | None = None,
 ) -> MaximizeResult:
     """Optimize images that maximize ``target`` in ``model``; the model comes back unchanged.
 
@@ -330,7 +342,11 @@ def maximize(
     cancel : object with ``is_set()``, optional
         Checked before every step (e.g. a ``threading.Event``); the run stops within one step.
     weights : torchvision WeightsEnum member, optional
-        Input normalization from ``weights.transforms()`` mean/std; default ImageNet's.
+        Input normalization from ``weights.transforms()`` mean/std; default ImageNet's (a
+        Keras model: [0, 1] pixels).
+    preprocess : callable, optional
+        Instead of a normalization: a function of ``[N, H, W, C]`` 0..255 pixel tensors, such as
+        ``keras.applications.resnet.preprocess_input`` (what the explorer's ``preprocess=`` is).
 
     Returns
     -------
@@ -349,7 +365,7 @@ def maximize(
     settings = MaximizeSettings() if settings is None else settings
     owner = owner_for(model)
     with owner.using():
-        run = _prepare(owner, target, settings, weights)
+        run = _prepare(owner, target, settings, weights, preprocess)
     optimizer = torch.optim.Adam(run.params, lr=run.lr) if run.preset.adam else None
     history: list[float] = []
     cancelled = False

@@ -66,7 +66,7 @@ class ExplorerData:
         Any PyTorch model; never modified (hooks removed, modes and flags restored).
     img : Any
         Anything :func:`featviz_widgets.inputs.load_image` accepts.
-    weights, labels, layers, device, size
+    weights, labels, layers, device, size, preprocess
         As for :class:`~featviz_widgets.widgets.LayerExplorer`.
 
     Attributes
@@ -86,10 +86,13 @@ class ExplorerData:
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
         size: int | None = None,
+        preprocess: Any = None,
     ) -> None:
         self.model = check_model(model)
         self.owner = owner_for(model)
         self.weights = weights
+        self.preprocess = preprocess
+        self._input_note: str | None = None
         self.size = _input_side(self.owner, size)
         self.device = _check_device(self.owner.device, device)
         self.categories = _categories(weights, labels) or self.owner.class_names()
@@ -111,7 +114,9 @@ class ExplorerData:
 
         On failure nothing changes: the explorer keeps showing the last good image.
         """
-        prepared = inputs.prepare_image(img, self.model, weights=self.weights, size=self.size)
+        prepared = inputs.prepare_image(
+            img, self.model, weights=self.weights, size=self.size, preprocess=self.preprocess
+        )
         with self.using():
             found = survey(self.model, prepared.batch)
         shapes = found.shapes
@@ -121,8 +126,11 @@ class ExplorerData:
         self.prepared = prepared
         self.shapes = shapes
         # Every output's shape, restricted or not: the rules read the outputs before each layer.
-        self.hints = layout.layout_hints(
-            self.model, {k: _Shaped(s) for k, s in found.shapes.items()}
+        declared = self.owner.adapter.declared_layouts(found.shapes)
+        self.hints = (
+            declared
+            if declared is not None
+            else layout.layout_hints(self.model, {k: _Shaped(s) for k, s in found.shapes.items()})
         )
         self.output = found.output
         self.node_shapes = None
@@ -178,7 +186,9 @@ class ExplorerData:
         raise KeyError(key)
 
     # -- values, captured on demand --------------------------------------------------------
-    def entries(self, keys: Sequence[str], *, prefetch: Sequence[str] = ()) -> dict[str, LayerEntry]:
+    def entries(
+        self, keys: Sequence[str], *, prefetch: Sequence[str] = ()
+    ) -> dict[str, LayerEntry]:
         """The entries of ``keys``; those not in the budget are captured in ONE forward.
 
         ``prefetch`` (the layers the dropdown lists) rides along when a forward runs anyway and
@@ -198,7 +208,9 @@ class ExplorerData:
         if missing and all(key in self.shapes for key in missing):
             # Module outputs only: graph-node lists are several times longer, and every node
             # value is copied as the graph runs, so nodes are captured one at a time.
-            extra = [k for k in prefetch if k in self.shapes and k not in found and k not in missing]
+            extra = [
+                k for k in prefetch if k in self.shapes and k not in found and k not in missing
+            ]
             extra = [k for k in extra if self._cache.get(k) is None]
             affordable = memory_budget() * PREFETCH_SHARE
             if extra and self._estimate([*missing, *extra]) <= affordable:
@@ -253,10 +265,30 @@ class ExplorerData:
         """The captured tensor of a module or node key, batch first (KeyError when unknown)."""
         return self.entries([key])[key].tensor
 
-    def module(self, key: str) -> nn.Module | None:
-        """The module behind a key, or None for FX functional nodes."""
+    def module(self, key: str) -> Any:
+        """The module (Keras: layer) behind a key, or None for FX functional nodes."""
         info = self._info(key)
-        return self.model.get_submodule(info.name) if info is not None else None
+        return self.owner.adapter.layer(self.model, info.name) if info is not None else None
+
+    def layer_type(self, key: str) -> str:
+        """The class name of the layer behind a key ("graph node" for FX functional nodes)."""
+        info = self._info(key)
+        return info.type if info is not None else "graph node"
+
+    def weight(self, key: str) -> torch.Tensor | None:
+        """The layer's weight as torch lays it out (``[out, in, kh, kw]``; Linear/Dense
+        ``[out, in]``; depthwise ``[channels, 1, kh, kw]``), whatever the framework; else None."""
+        info = self._info(key)
+        return self.owner.adapter.weight(self.model, info.name) if info is not None else None
+
+    def input_note(self) -> str:
+        """How the image was scaled when that is unusual ("pixels scaled to [0, 1] (no
+        preprocess=)", "preprocess=...resnet.preprocess_input"), else ""."""
+        if self._input_note is None:
+            self._input_note = inputs.preprocessing(
+                self.model, weights=self.weights, size=self.size, preprocess=self.preprocess
+            ).caption()
+        return self._input_note
 
     # -- names and errors ------------------------------------------------------------------
     def all_names(self) -> list[str]:

@@ -61,6 +61,15 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         Input resolution when ``weights`` is not given (resize, then centre-crop ``size``);
         default: the size the model declares (a ViT's ``image_size``, ``config.image_size``,
         timm's ``img_size``), else 224.
+    dataset : optional
+        Images to find each channel's top examples in (the Examples tab): a folder, a list of
+        paths or images, a Dataset, or an iterable (read into memory once), as ``images`` in
+        :func:`featviz_widgets.examples.top_examples`. Results are cached on disk under
+        ``platformdirs.user_cache_dir("featviz_widgets")`` (``$FEATVIZ_CACHE_DIR`` overrides).
+    preprocess : callable, optional
+        A Keras-style preprocessing function of a ``[1, H, W, C]`` array of 0..255 pixels
+        (``keras.applications.resnet.preprocess_input``), instead of a normalization. A Keras
+        model without it gets pixels scaled to [0, 1] (said in the caption).
 
     Notes
     -----
@@ -84,11 +93,21 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
         size: int | None = None,
+        dataset: Any = None,
+        preprocess: Any = None,
     ) -> None:
         super().__init__()
+        self._dataset = dataset
         try:
             self._data = ExplorerData(
-                model, img, weights=weights, labels=labels, layers=layers, device=device, size=size
+                model,
+                img,
+                weights=weights,
+                labels=labels,
+                layers=layers,
+                device=device,
+                size=size,
+                preprocess=preprocess,
             )
             self._build()
         except BaseException:
@@ -110,7 +129,9 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         self.add_class("featviz-explorer")
 
     def _build_tabs(self) -> None:
-        self._tabs = build_tabs(TabContext(self._data, self._selection, self._render))
+        ctx = TabContext(self._data, self._selection, self._render, dataset=self._dataset,
+                         listed=lambda: list(self._keys))  # fmt: skip
+        self._tabs = build_tabs(ctx)
         tabs = list(self._tabs.values())
         self._tab = w.Tab(children=[t.widget for t in tabs], titles=[t.title for t in tabs])
         self._tab.observe(lambda _: self._render(), "selected_index")

@@ -8,6 +8,7 @@ A tab never imports another tab; what it needs comes through its :class:`TabCont
 from __future__ import annotations
 
 from featviz_widgets.widgets.tabs._base import Selection, Tab, TabContext
+from featviz_widgets.widgets.tabs.examples import ExamplesTab
 from featviz_widgets.widgets.tabs.feature_maps import FeatureMapsTab
 from featviz_widgets.widgets.tabs.kernels import KernelsTab
 from featviz_widgets.widgets.tabs.maximize import MaximizeTab
@@ -19,16 +20,22 @@ TABS: tuple[type[Tab], ...] = (
     OverlayTab,
     KernelsTab,
     MaximizeTab,
+    ExamplesTab,
     PredictionsTab,
     LayersTab,
 )
 
 
 def build_tabs(ctx: TabContext, classes: tuple[type[Tab], ...] = TABS) -> dict[str, Tab]:
-    """One tab per class, by name, in display order (ValueError for a repeated name or title)."""
+    """One tab per class the context wants (``Tab.wanted``), by name, in display order.
+
+    ValueError for a repeated name or title.
+    """
     tabs: dict[str, Tab] = {}
     titles: set[str] = set()
     for cls in classes:
+        if not cls.wanted(ctx):
+            continue
         if not cls.name or cls.name in tabs or cls.title in titles:
             raise ValueError(f"tab {cls.__name__} needs a unique name and title, got {cls.name!r}")
         tabs[cls.name] = cls(ctx)
@@ -38,6 +45,7 @@ def build_tabs(ctx: TabContext, classes: tuple[type[Tab], ...] = TABS) -> dict[s
 
 __all__ = [
     "TABS",
+    "ExamplesTab",
     "FeatureMapsTab",
     "KernelsTab",
     "LayersTab",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +35,16 @@ class Selection:
 class TabContext:
     """What a tab gets from its explorer: the data, the current selection, a redraw request.
 
-    ``request()`` asks the explorer to redraw the visible tab (for a tab's own controls).
+    ``request()`` asks the explorer to redraw the visible tab (for a tab's own controls);
+    ``dataset`` is the explorer's ``dataset=`` (None without one); ``listed()`` gives the layer
+    keys the Layer dropdown lists now.
     """
 
     data: ExplorerData
     selection: Callable[[], Selection]
     request: Callable[[], None]
+    dataset: Any = None
+    listed: Callable[[], Sequence[str]] | None = None
 
 
 class Tab:
@@ -57,6 +61,11 @@ class Tab:
     def __init__(self, ctx: TabContext) -> None:
         self.ctx = ctx
         self._shown: Hashable = None
+
+    @classmethod
+    def wanted(cls, ctx: TabContext) -> bool:
+        """Whether this explorer shows the tab (the Examples tab needs a ``dataset=``)."""
+        return True
 
     def key(self, sel: Selection) -> Hashable:
         return sel

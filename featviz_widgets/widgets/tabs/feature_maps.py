@@ -95,6 +95,8 @@ class FeatureMapsTab(PictureTab):
         head = f"{sel.layer}  {view.label}"
         if view.note:
             head += f" ({view.note})"
+        if data.input_note():
+            head += f" · {data.input_note()}"
         values = view.maps if view.maps is not None else view.vector
         if sel.channel == "grid":
             if view.kind == "vector":

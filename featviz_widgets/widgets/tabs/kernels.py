@@ -22,9 +22,8 @@ from featviz_widgets.widgets.tabs._base import (
 
 def weight_of(data: ExplorerData, layer: str) -> np.ndarray | None:
     """The layer's weight as ``[out, in, kh, kw]`` (Linear: ``[out, in]``), or None."""
-    module = data.module(layer)
-    weight = getattr(module, "weight", None) if module is not None else None
-    if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+    weight = data.weight(layer)
+    if weight is None:
         return None
     arr = weight.detach().to("cpu", torch.float32).numpy()
     if arr.ndim == 3:  # Conv1d: [out, in, k] -> one-row kernels
@@ -64,8 +63,7 @@ class KernelsTab(PictureTab):
         data = self.ctx.data
         weight = weight_of(data, sel.layer)
         if weight is None:
-            module = data.module(sel.layer)
-            kind = type(module).__name__ if module is not None else "graph node"
+            kind = data.layer_type(sel.layer)
             self._show(None, "", f"{sel.layer} ({kind}) has no weights to show.")
             return
         if isinstance(sel.channel, int) and sel.channel < weight.shape[0]:
@@ -106,6 +104,7 @@ class KernelsTab(PictureTab):
 
     def _summary(self, data: ExplorerData, layer: str, weight: np.ndarray) -> str:
         """The weight statistics caption, computed once per layer (and again after an update)."""
-        param = data.module(layer).weight
+        param = data.weight(layer)
+        param = param if param._base is None else param._base  # a Keras kernel, permuted
         key = (layer, param.data_ptr(), param._version)  # _version moves on in-place updates
         return self._summaries.get(key, lambda: summary(weight))

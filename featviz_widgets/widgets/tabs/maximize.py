@@ -313,7 +313,7 @@ class MaximizeTab(Tab):
         )  # fmt: skip
         return maximize(
             data.model, target_of(job), settings=settings, on_step=progress, cancel=cancel,
-            weights=data.weights,
+            weights=data.weights, preprocess=data.preprocess,
         )  # fmt: skip
 
     def _on_step(self, step: int, value: float, preview: Any) -> None:

@@ -1,0 +1,359 @@
+"""Examples tab: the dataset images that excite the selected channel most (``dataset=``).
+
+"Find examples" hands :func:`featviz_widgets.examples.top_examples` to the tab's
+:class:`JobRunner` (a worker thread): the progress bar and images per second follow each batch,
+Cancel stops after the current batch (the partial result is shown and saved, and the next run
+resumes it), and the explorer stays usable (each batch holds the model lock for one forward). One
+pass ranks the selected layer, or every layer the Layer dropdown lists.
+
+Results are saved on disk by fingerprint (``_examples_parts.cache_dir``): a new explorer on the
+same model, dataset and preprocessing shows them without running anything.
+
+- A channel: its top-k images by mean (or max) with the channel's map over each, and below them
+  the receptive-field crops around each image's strongest spot; scores in the captions.
+- The grid: the best image of each channel (by max), cropped around its strongest spot, in the
+  Feature maps tab's order and page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import threading
+import time
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+
+from featviz_widgets.examples import Examples
+from featviz_widgets.widgets._examples_parts import (
+    DatasetExamples,
+    blank,
+    crop_around,
+    overlay_tile,
+    row_png,
+)
+from featviz_widgets.widgets.jobs import JobRunner
+from featviz_widgets.widgets.tabs._base import (
+    PngCache,
+    Selection,
+    Tab,
+    TabContext,
+    caption,
+    image_widget,
+    note,
+    page_bounds,
+)
+
+RANKS = (("by mean", "mean"), ("by max", "max"))
+SCOPES = (("this layer", "layer"), ("all listed layers", "listed"))
+THUMB = 96  # px of each top-k picture and crop
+GRID_TILE = 64  # px of each channel's crop in grid mode
+ROW = 9  # pictures per row in channel mode
+
+
+class ExamplesTab(Tab):
+    """Dataset examples of the selected layer: run on demand, cached on disk."""
+
+    name = "examples"
+    title = "Examples"
+
+    @classmethod
+    def wanted(cls, ctx: TabContext) -> bool:
+        return ctx.dataset is not None
+
+    def __init__(self, ctx: TabContext) -> None:
+        super().__init__(ctx)
+        self.store = DatasetExamples(ctx.data, ctx.dataset)
+        self.runner = JobRunner("Examples")
+        self.batch_size: int | None = None  # None: as many images as BATCH_BYTES allows (<= 32)
+        self.shown_channels: list[int] = []  # the channels the picture shows, in its order
+        self._found: dict[tuple[str, int], Examples] = {}
+        self._looked: set[tuple[str, int, tuple[str, ...]]] = set()  # disk lookups already made
+        self._pngs = PngCache()
+        self._version = 0
+        self._clock: tuple[float, int | None, float] = (0.0, None, 0.0)
+        self._build()
+
+    def _build(self) -> None:
+        self.rank = w.ToggleButtons(options=RANKS, value="mean")
+        self.scope = w.ToggleButtons(options=SCOPES, value="layer")
+        self.k = w.IntSlider(value=9, min=1, max=16, description="Top k", continuous_update=False)
+        self.find_button = w.Button(description="Find examples", button_style="primary",
+                                    icon="search")  # fmt: skip
+        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=max(1, len(self.store)),
+                                      description="Images")  # fmt: skip
+        self.status = w.HTML()
+        self.caption = w.HTML()
+        self.image = image_widget()
+        self.crops_caption = w.HTML()
+        self.crops = image_widget()
+        for control in (self.rank, self.k):
+            control.observe(lambda _: self.ctx.request(), "value")
+        for name in ("find_button", "cancel_button", "progress", "status"):
+            getattr(self, name).add_class(f"featviz-examples-{name.split('_')[0]}")
+        self.find_button.on_click(lambda _: self.run())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.widget = w.VBox(
+            [
+                w.HBox([_label("Rank"), self.rank, self.k]),
+                w.HBox([_label("Layers"), self.scope]),
+                w.HBox([self.find_button, self.cancel_button, self.progress]),
+                self.status,
+                self.caption,
+                self.image,
+                self.crops_caption,
+                self.crops,
+            ]
+        )
+        self._show(None, None)
+
+    # -- Tab protocol ----------------------------------------------------------------------
+    def key(self, sel: Selection) -> tuple:
+        return (sel, self.rank.value, int(self.k.value), self._version)
+
+    def png(self) -> bytes | None:
+        return self.image.value if self.image.layout.display != "none" else None
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def close(self) -> None:
+        self.runner.close()
+        self._pngs.clear()
+
+    def draw(self, sel: Selection) -> None:
+        found = self.result(sel.layer)
+        if found is None:
+            self.shown_channels = []
+            self._show(None, None)
+            if not self.running:
+                self.status.value = caption(
+                    f"press Find examples to rank the {len(self.store)} images of the dataset "
+                    f"for {sel.layer}"
+                )
+            return
+        if not self.running:
+            self.status.value = caption(self._describe(found))
+        channels = found.indices[sel.layer].shape[0]
+        view_channels = self.ctx.data.view(sel.layer).channels
+        if channels != view_channels:
+            raise ValueError(
+                f"the saved examples of {sel.layer} have {channels} channels, the layer shows "
+                f"{view_channels}: press Find examples again"
+            )
+        if isinstance(sel.channel, int):
+            self._draw_channel(sel, found, sel.channel)
+        else:
+            self._draw_grid(sel, found)
+
+    # -- results ---------------------------------------------------------------------------
+    def result(self, layer: str) -> Examples | None:
+        """The result shown for ``layer`` at the current k: from this session, else from disk."""
+        k = int(self.k.value)
+        found = self._found.get((layer, k))
+        if found is not None:
+            return found
+        listed = tuple(self._listed())
+        for layers in ((layer,), listed):
+            if layer not in layers or (layer, k, layers) in self._looked:
+                continue
+            self._looked.add((layer, k, layers))
+            with self.ctx.data.using():  # the weights are read under the model's lock
+                saved = self.store.saved(layers, k)
+            if saved is not None:
+                self._keep(saved, k)
+                return saved
+        return None
+
+    def _keep(self, found: Examples, k: int) -> None:
+        for layer in found.layers:
+            self._found[(layer, k)] = found
+
+    def _listed(self) -> list[str]:
+        return list(self.ctx.listed()) if self.ctx.listed is not None else []
+
+    def _describe(self, found: Examples) -> str:
+        skipped = f", {len(found.skipped)} skipped" if found.skipped else ""
+        if found.partial:
+            return (f"partial: {found.scored} of {len(found.image_ids)} images ranked{skipped} "
+                    "(Find examples resumes)")  # fmt: skip
+        return f"{found.scored} images ranked{skipped}; layers: {', '.join(found.layers)}"
+
+    # -- running ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def run(self) -> None:
+        """Rank the dataset for the selected layer (or all listed layers) in a worker thread."""
+        if self.running:
+            return
+        sel = self.ctx.selection()
+        layers = [sel.layer] if self.scope.value == "layer" else self._listed() or [sel.layer]
+        k = int(self.k.value)
+        batch = self.batch_size or self.store.batch_size(layers)
+        self.progress.value, self.progress.max = 0, max(1, len(self.store))
+        self._clock = (time.perf_counter(), None, 0.0)
+        self._set_running(True)
+        what = sel.layer if len(layers) == 1 else f"{len(layers)} layers"
+        self.status.value = caption(f"running: {len(self.store)} images through {what}")
+        self.runner.submit(
+            (tuple(layers), k),
+            lambda cancel, progress: self._find(layers, k, batch, cancel, progress),
+            owner=self.ctx.data.owner, on_progress=self._on_progress, on_finish=self._finished,
+        )  # fmt: skip
+
+    def cancel(self) -> None:
+        """Stop the run after the current batch (the images done so far are kept)."""
+        self.runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the run ends; return its Examples, or raise the error it hit."""
+        return self.runner.wait(timeout)
+
+    def _find(self, layers: list[str], k: int, batch: int, cancel: threading.Event,
+              progress: Any) -> Examples:  # fmt: skip
+        return self.store.find(layers, k, batch_size=batch, progress=progress, cancel=cancel)
+
+    def _on_progress(self, done: int, total: int | None) -> None:
+        started, first, first_at = self._clock
+        now = time.perf_counter()
+        if first is None:  # the first batch also paid for the fingerprint: rate from here on
+            self._clock = (started, done, now)
+            rate = done / max(now - started, 1e-9)
+        else:
+            rate = (done - first) / max(now - first_at, 1e-9) if done > first else 0.0
+        self.progress.value = min(done, self.progress.max)
+        of = f" of {total}" if total else ""
+        self.status.value = caption(f"{done}{of} images · {rate:.0f} images/s")
+
+    def _finished(self, job: Any, result: Examples | None, error: BaseException | None) -> None:
+        try:
+            if error is not None:
+                self.status.value = (
+                    "<div style='color:#b00020'>"
+                    f"{html.escape(f'examples failed: {type(error).__name__}: {error}')}</div>"
+                )
+                return
+            found: Examples = result
+            self._keep(found, job[1])
+            self.progress.value = min(found.scored + len(found.skipped), self.progress.max)
+            seconds = time.perf_counter() - self._clock[0]
+            self.status.value = caption(f"{self._describe(found)} · {seconds:.1f} s")
+        finally:
+            self._set_running(False)
+            self._version += 1
+        self._redraw()
+
+    def _redraw(self) -> None:
+        # A failing redraw (a model busy past the wait) is shown in the explorer's message line.
+        with contextlib.suppress(Exception):
+            self.ctx.request()
+
+    def _set_running(self, running: bool) -> None:
+        for control in (self.find_button, self.scope, self.k):
+            control.disabled = running
+        self.cancel_button.disabled = not running
+
+    # -- pictures --------------------------------------------------------------------------
+    def _draw_channel(self, sel: Selection, found: Examples, channel: int) -> None:
+        by = self.rank.value
+        cmap = "jet" if sel.colormap == "gray" else sel.colormap
+        ranked = (found.indices if by == "mean" else found.max_indices)[sel.layer][channel]
+        scores = (found.scores if by == "mean" else found.max_scores)[sel.layer][channel]
+        positions = [int(p) for p in ranked if p >= 0]
+        self.shown_channels = [channel]
+        if not positions:
+            self._show(None, None)
+            self.caption.value = note("no image was ranked (every image failed to load)")
+            return
+        ident = (found.fingerprint, found.scored, sel.layer, channel)
+        top = self._pngs.get(("top", *ident, by, cmap), lambda: self._top_row(
+            sel.layer, channel, positions, cmap))  # fmt: skip
+        crops, side = self._pngs.get(("crops", *ident), lambda: self._crop_row(
+            sel.layer, found, channel))  # fmt: skip
+        named = ", ".join(
+            f"{self.store.label(found, p)} {s:.3g}" for p, s in zip(positions, scores, strict=False)
+        )
+        self.caption.value = caption(
+            f"{sel.layer} channel {channel} · top {len(positions)} of {found.scored} images by "
+            f"{by}, the channel's map over each: {named}"
+        )
+        best = [(int(p), float(s)) for p, s in zip(found.max_indices[sel.layer][channel],
+                                                   found.max_scores[sel.layer][channel],
+                                                   strict=True) if p >= 0]  # fmt: skip
+        self.crops_caption.value = caption(
+            f"receptive field ({side[0]}x{side[1]} px, outlined when shown with context) around "
+            "each image's strongest spot, by max: "
+            + ", ".join(f"{self.store.label(found, p)} {s:.3g}" for p, s in best)
+        )
+        self._show(top, crops)
+
+    def _top_row(self, layer: str, channel: int, positions: list[int], cmap: str) -> bytes:
+        heats = self.store.channel_maps(layer, positions, channel)
+        tiles = [overlay_tile(self.store.rgb(p), heat, THUMB, cmap)
+                 for p, heat in zip(positions, heats, strict=True)]  # fmt: skip
+        return row_png(tiles, ROW)
+
+    def _crop_row(self, layer: str, found: Examples, channel: int) -> tuple[bytes, tuple]:
+        map_shape = tuple(found.map_shapes[layer])
+        side = self.store.crop_side(layer, map_shape)
+        tiles = [
+            crop_around(self.store.rgb(int(p)), where, map_shape, side, THUMB)
+            for p, where in zip(found.max_indices[layer][channel],
+                                found.max_positions[layer][channel], strict=True)
+            if p >= 0
+        ]  # fmt: skip
+        return row_png(tiles, ROW), side
+
+    def _draw_grid(self, sel: Selection, found: Examples) -> None:
+        channels = self.grid_channels(sel, found.indices[sel.layer].shape[0])
+        self.shown_channels = channels
+        key = ("grid", found.fingerprint, found.scored, sel.layer, tuple(channels), sel.columns)
+        png, side = self._pngs.get(key, lambda: self._grid(sel, found, channels))
+        start, count = page_bounds(sel, found.indices[sel.layer].shape[0])
+        order = ", strongest first" if sel.order == "strongest" else ""
+        self.caption.value = caption(
+            f"{sel.layer} · the best image of each channel (by max) around its strongest spot, "
+            f"receptive field {side[0]}x{side[1]} px · channels {start + 1}-"
+            f"{start + count} of {found.indices[sel.layer].shape[0]}{order}"
+        )
+        self._show(png, None)
+
+    def grid_channels(self, sel: Selection, channels: int) -> list[int]:
+        """The channels of the grid page in the Feature maps tab's order (index or strongest)."""
+        order = (self.ctx.data.stats(sel.layer).strongest if sel.order == "strongest"
+                 else np.arange(channels))  # fmt: skip
+        start, count = page_bounds(sel, channels)
+        return [int(c) for c in order[start : start + count]]
+
+    def _grid(self, sel: Selection, found: Examples, channels: list[int]) -> tuple[bytes, tuple]:
+        layer = sel.layer
+        map_shape = tuple(found.map_shapes[layer])
+        side = self.store.crop_side(layer, map_shape)
+        tiles = []
+        for c in channels:
+            best = int(found.max_indices[layer][c, 0]) if found.max_indices[layer].shape[1] else -1
+            if best < 0:
+                tiles.append(blank(GRID_TILE))
+                continue
+            where = found.max_positions[layer][c, 0]
+            tiles.append(crop_around(self.store.rgb(best), where, map_shape, side, GRID_TILE))
+        return row_png(tiles, sel.columns), side
+
+    def _show(self, top: bytes | None, crops: bytes | None) -> None:
+        for image, caption_widget, png in ((self.image, self.caption, top),
+                                           (self.crops, self.crops_caption, crops)):  # fmt: skip
+            if png is not None:
+                image.value = png
+            image.layout.display = None if png is not None else "none"
+            if png is None:
+                caption_widget.value = ""
+
+
+def _label(text: str) -> w.Label:
+    """An inline label (a ToggleButtons description would wrap above its buttons)."""
+    return w.Label(text, layout=w.Layout(width="60px"))
