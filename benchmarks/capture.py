@@ -5,7 +5,12 @@ against a plain forward in the same process, interleaved call by call, after a w
 ratio is median(method) / median(plain forward). Prints a table and rewrites the
 "## Capture" section of benchmarks/RESULTS.md (other sections are left alone).
 
-    .venv/bin/python benchmarks/capture.py [--threads 1] [--repeats 9]
+The Keras section times Keras' ResNet50 (torch backend) in one process, every method side by
+side, interleaved call by call: one plain ``model(x)``, the Keras tutorial's multi-output model
+(``keras.Model(model.inputs, [l.output for l in model.layers])``) and featviz's capture of every
+layer; it rewrites "## Capture: Keras".
+
+    .venv/bin/python benchmarks/capture.py [--threads 1] [--repeats 9] [--only torch|keras]
 """
 
 from __future__ import annotations
@@ -182,16 +187,165 @@ def _table(rows: list[tuple[str, dict]], plain_rss: float) -> str:
     return "\n".join(lines)
 
 
+KERAS_METHODS = {
+    "plain": "plain model(x)",
+    "recipe": "tutorial recipe: keras.Model(model.inputs, [l.output for l in model.layers])",
+    "capture_all": "featviz capture(model, x): every layer",
+    "capture_names": "featviz capture(model, x, every layer name): the multi-output path",
+}
+
+
+def _keras_methods(model, x) -> dict[str, Callable[[], object]]:
+    """The callables timed in the Keras worker (the set-up a user does once happens here)."""
+    import keras
+
+    from featviz_widgets.engine import capture, list_layers
+
+    x_nhwc = x.permute(0, 2, 3, 1).contiguous()  # what a Keras user feeds
+    outputs = [layer.output for layer in model.layers]
+    recipe = keras.Model(model.inputs, outputs)
+    names = [info.name for info in list_layers(model, x)]
+    return {
+        "plain": lambda: _no_grad_keras(model, x_nhwc),
+        "recipe": lambda: _no_grad_keras(recipe, x_nhwc),
+        "capture_all": lambda: capture(model, x),
+        "capture_names": lambda: capture(model, x, names),
+    }
+
+
+def _no_grad_keras(model, x):
+    import torch
+
+    with torch.no_grad():
+        return model(x, training=False)
+
+
+def keras_worker(threads: int, repeats: int, warmup: int) -> dict:
+    """Every Keras method side by side in this process; one JSON line with each one's times."""
+    os.environ["KERAS_BACKEND"] = "torch"  # before keras is first imported
+    import keras
+    import torch
+
+    torch.set_num_threads(threads)
+    keras.utils.set_random_seed(0)
+    model = keras.applications.ResNet50(weights=None)  # 224 x 224, 1000 classes
+    x = torch.randn(1, 3, 224, 224)
+    first, methods = {}, {}
+    start = time.perf_counter()
+    methods_all = _keras_methods(model, x)
+    setup = time.perf_counter() - start
+    for name, fn in methods_all.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = 1000 * (time.perf_counter() - start)
+        methods[name] = fn
+    for _ in range(warmup):
+        for fn in methods.values():
+            fn()
+    times = {name: [] for name in methods}
+    cpu = {name: [] for name in methods}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            wall, proc = time.perf_counter(), time.process_time()
+            fn()
+            times[name].append(time.perf_counter() - wall)
+            cpu[name].append(time.process_time() - proc)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    layers = len(model.layers)
+    captured = len(methods["capture_all"]())
+    return {
+        "keras": keras.__version__,
+        "layers": layers,
+        "captured": captured,
+        "setup_ms": 1000 * setup,
+        "rows": {
+            name: {
+                "wall_ms": 1000 * med[name],
+                "ratio": med[name] / med["plain"],
+                "cpu_ratio": med_cpu[name] / med_cpu["plain"],
+                "first_ms": first[name],
+            }
+            for name in methods
+        },
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _run_keras_worker(args: argparse.Namespace) -> dict:
+    command = [sys.executable, __file__, "--keras-worker", "--threads", str(args.threads)]
+    command += ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "torch"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(lines[-1])
+
+
+def _keras_section(args, result: dict) -> str:
+    import torch
+
+    date = datetime.date.today().isoformat()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    head = f"""## Capture: Keras
+
+`benchmarks/capture.py --only keras`, {date}; {platform.machine()}, {os.cpu_count()} cores (load
+average {load} at the end), torch {torch.__version__}, keras {result.get("keras", "?")} on the
+torch backend; Keras ResNet50 (random weights), 1x224x224x3, CPU, {args.threads} thread(s), every
+method in one process, interleaved call by call, median of {args.repeats} rounds after
+{args.warmup} warm-up rounds; every call under `torch.no_grad()` with `training=False`."""
+    if "error" in result:
+        return f"{head}\n\nNot run: {result['error']}\n"
+    rows = result["rows"]
+    lines = [
+        "| method | median wall ms | x plain (wall) | x plain (CPU) | first call ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, label in KERAS_METHODS.items():
+        row = rows[name]
+        lines.append(
+            f"| {label} | {row['wall_ms']:.1f} | {row['ratio']:.2f} | {row['cpu_ratio']:.2f} | "
+            f"{row['first_ms']:.0f} |"
+        )
+    every, recipe = rows["capture_all"], rows["recipe"]
+    return f"""{head} Peak RSS of the process: {result["maxrss_mb"]:.0f} MB.
+
+{chr(10).join(lines)}
+
+- Every layer ({result["captured"]} outputs: every layer but the input): {_verdict(every, 1.15)}.
+- The tutorial's multi-output model ({result["layers"]} outputs, the input layer's included):
+  {recipe["ratio"]:.2f}x wall / {recipe["cpu_ratio"]:.2f}x CPU; featviz's every-layer capture
+  takes {every["wall_ms"] / recipe["wall_ms"]:.2f}x the recipe's time.
+- "first call" is each method's first timed call; set-up done once before it (building the
+  recipe's model, featviz's layer listing) took {result["setup_ms"]:.0f} ms in all. featviz's
+  multi-output path caches its model per layer set; `capture(model, x)` with no layer names
+  wraps each layer's `call` for that call only.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--worker", choices=list(METHODS))
+    parser.add_argument("--keras-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=("torch", "keras"), help="one section (default: both)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.threads, args.repeats, args.warmup)))
+        return
+    if args.keras_worker:
+        print(json.dumps(keras_worker(args.threads, args.repeats, args.warmup)))
+        return
+    if args.only != "torch":
+        section = _keras_section(args, _run_keras_worker(args))
+        print(section)
+        if not args.no_write:
+            replace_section(section)
+    if args.only == "keras":
         return
     rows = [(label, _run_worker(name, args, {})) for name, label in METHODS.items()]
     kept = [

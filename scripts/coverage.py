@@ -1,15 +1,16 @@
-"""Run the full model sweep (torchvision, timm, transformers) and write docs/COVERAGE.md.
+"""Run the full model sweep (torchvision, timm, transformers, Keras) and write docs/COVERAGE.md.
 
 Usage (from the repository root)::
 
     .venv/bin/python scripts/coverage.py [extra pytest args]
 
 It runs ``tests/test_all_models.py`` with ``FEATVIZ_SWEEP=full`` (every classification builder of
-``torchvision.models`` and every timm / transformers model of ``tests/zoo.py``) and
+``torchvision.models``, every timm / transformers model of ``tests/zoo.py`` and every builder of
+``keras.applications`` on the torch backend) and
 ``FEATVIZ_COVERAGE_MD=docs/COVERAGE.md``; the test module writes one table per library (model,
 layers, input size, seconds, result) when it finishes, failures included. ``-k timm`` (or
-``-k transformers``) regenerates that library's section and keeps the others. The exit status is
-pytest's.
+``-k transformers``, ``-k keras``) regenerates that library's section and keeps the others. The
+exit status is pytest's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("TORCH_HOME", str(ROOT / ".torch_home"))
     env.setdefault("HF_HUB_OFFLINE", "1")  # transformers models are built from configs
+    env["KERAS_BACKEND"] = "torch"  # Keras applications are swept on the torch backend
     env["FEATVIZ_SWEEP"] = "full"
     env["FEATVIZ_COVERAGE_MD"] = str(ROOT / "docs" / "COVERAGE.md")
     command = [sys.executable, "-m", "pytest", "tests/test_all_models.py", "-p", "no:cacheprovider"]

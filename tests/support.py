@@ -123,3 +123,27 @@ class FixedSizeCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+# -- Keras 3 models (torch backend): Keras' own view of the state promise ----------------------
+
+
+def keras_state(model) -> tuple[list[bytes], list[bool], list[bool]]:
+    """Every Keras variable's bytes (BatchNorm moving statistics included), every layer's
+    ``trainable`` flag and every variable's ``requires_grad``."""
+    weights = [v.value.detach().cpu().numpy().tobytes() for v in model.variables]
+    trainable = [layer.trainable for layer in model._flatten_layers(include_self=True)]
+    grads = [v.value.requires_grad for v in model.variables]
+    return weights, trainable, grads
+
+
+def assert_keras_unchanged(model, before: tuple[list[bytes], list[bool], list[bool]]) -> None:
+    """Bit-identical variables, the same flags, and no layer left with a wrapped ``call``."""
+    weights, trainable, grads = keras_state(model)
+    assert len(weights) == len(before[0]), "variables added or removed"
+    for index, (old, new) in enumerate(zip(before[0], weights, strict=True)):
+        assert old == new, f"variable {model.variables[index].path} changed"
+    assert trainable == before[1], "trainable flags changed"
+    assert grads == before[2], "requires_grad flags changed"
+    wrapped = [x.name for x in model._flatten_layers(include_self=True) if "call" in x.__dict__]
+    assert not wrapped, f"a wrapped call was left on {wrapped}"

@@ -62,10 +62,12 @@ def render_every_layer(
 
 
 def render_every_kernel(model: torch.nn.Module, layers) -> int:
-    modules = dict(model.named_modules())
+    adapter = owner_for(model).adapter  # a module's .weight; a Keras kernel in torch's layout
     convs = [info.name for info in layers if info.is_conv]
     for name in convs:
-        weight = modules[name].weight.detach().float().numpy()
+        weight = adapter.weight(model, name)
+        assert weight is not None, name
+        weight = weight.detach().float().numpy()
         if weight.ndim == 5:  # Conv3d: the middle depth slice, as the Kernels tab shows
             weight = weight[:, :, weight.shape[2] // 2]
         picture = render.kernels(weight)
@@ -101,7 +103,11 @@ def survey_and_draw(model: torch.nn.Module, side: int) -> tuple[list, list, str]
     ran = [info.name for info in layers if info.shapes is not None]
     acts = capture(model, example(side), ran, stop_early=False)
     assert all(any(k == n or k.startswith((f"{n}#", f"{n}[")) for k in acts) for n in ran)
-    hints = layout.layout_hints(model, acts)
+    # The layouts the framework declares (Keras: channels last), else torch's inferred ones.
+    declared = owner_for(model).adapter.declared_layouts(
+        {k: tuple(t.shape) for k, t in acts.items()}
+    )
+    hints = declared if declared is not None else layout.layout_hints(model, acts)
     views = render_every_layer(acts, hints)
     middle = middle_layer(views, hints, {key: tuple(t.shape) for key, t in acts.items()})
     del acts

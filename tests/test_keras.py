@@ -13,6 +13,7 @@ os.environ["KERAS_BACKEND"] = "torch"  # before keras is first imported, in this
 import numpy as np
 import pytest
 import torch
+from support import assert_keras_unchanged, assert_model_unchanged, keras_state, model_state
 
 keras = pytest.importorskip("keras")
 
@@ -92,21 +93,6 @@ def _image(seed: int = 0) -> torch.Tensor:
 
 def _numpy(variable) -> np.ndarray:
     return variable.value.detach().cpu().numpy().copy()
-
-
-def _state(model) -> tuple[list[np.ndarray], list[bool], list[bool]]:
-    weights = [_numpy(v) for v in model.variables]
-    trainable = [layer.trainable for layer in model._flatten_layers(include_self=True)]
-    grads = [v.value.requires_grad for v in model.variables]
-    return weights, trainable, grads
-
-
-def _assert_unchanged(model, before) -> None:
-    weights, trainable, grads = _state(model)
-    for old, new in zip(before[0], weights, strict=True):
-        assert old.tobytes() == new.tobytes()  # bit-identical, BatchNorm statistics included
-    assert trainable == before[1] and grads == before[2]
-    assert not [x for x in model._flatten_layers(include_self=True) if "call" in x.__dict__]
 
 
 def test_a_keras_model_gets_the_keras_adapter() -> None:
@@ -204,24 +190,24 @@ def test_kernels_in_torch_layout() -> None:
 def test_the_model_is_left_unchanged(build) -> None:
     model = build()
     model.get_layer(model.layers[-1].name).trainable = False  # a deliberately mixed state
-    before = _state(model)
+    before = keras_state(model)
     x = _image(6)
     survey(model, x)
     capture(model, x)
     with pytest.raises(ValueError, match="unknown layer"):
         capture(model, x, ["no_such_layer"])
-    _assert_unchanged(model, before)
+    assert_keras_unchanged(model, before)
 
 
 def test_maximize_a_keras_layer_both_presets() -> None:
     model = _sequential()
-    before = _state(model)
+    before = keras_state(model)
     for preset in ("lucid", "classic"):
         settings = MaximizeSettings(preset=preset, steps=3, size=SIDE, preview_every=0)
         result = maximize(model, ("conv1", [0, 1]), settings=settings)
         assert len(result.images) == 2 and result.images[0].shape == (SIDE, SIDE, 3)
         assert result.steps == 3 and all(np.isfinite(result.history))
-    _assert_unchanged(model, before)
+    assert_keras_unchanged(model, before)
 
 
 def test_an_unbuilt_model_says_how_to_build_it() -> None:
@@ -243,7 +229,7 @@ def test_resnet50_capture_and_the_explorer_with_keras_preprocessing(resnet50) ->
     from featviz_widgets.widgets import LayerExplorer
 
     model = resnet50
-    before = _state(model)
+    before = keras_state(model)
     acts = capture(model, torch.rand(1, 3, 64, 64), ["conv1_conv", "conv2_block1_out"])
     assert acts["conv2_block1_out"].shape == (1, 16, 16, 256)
     labels = [f"class {i}" for i in range(10)]
@@ -261,7 +247,7 @@ def test_resnet50_capture_and_the_explorer_with_keras_preprocessing(resnet50) ->
     settings = MaximizeSettings(preset="classic", steps=2, size=64, preview_every=0)
     result = maximize(model, ("conv1_conv", 3), settings=settings, preprocess=preprocess_input)
     assert result.steps == 2 and all(np.isfinite(result.history))
-    _assert_unchanged(model, before)
+    assert_keras_unchanged(model, before)
 
 
 def _photo() -> np.ndarray:
@@ -274,7 +260,7 @@ def test_the_explorer_opens_and_draws_every_tab(build) -> None:
     from featviz_widgets.widgets import LayerExplorer
 
     model = build()
-    before = _state(model)
+    before = keras_state(model)
     ex = LayerExplorer(model, _photo(), labels=["cat", "dog", "fox", "owl"])
     try:
         assert ex.layers and ex.error is None
@@ -293,7 +279,7 @@ def test_the_explorer_opens_and_draws_every_tab(build) -> None:
         assert "%" in ex.tabs["Predictions"].html.value
     finally:
         ex.close()
-    _assert_unchanged(model, before)
+    assert_keras_unchanged(model, before)
 
 
 def test_the_explorer_kernels_of_the_first_conv_are_rgb_tiles() -> None:
@@ -331,7 +317,7 @@ def test_maximize_in_the_explorer_runs_in_the_job_runner() -> None:
     from featviz_widgets.widgets import LayerExplorer
 
     model = _sequential()
-    before = _state(model)
+    before = keras_state(model)
     ex = LayerExplorer(model, _photo())
     try:
         ex.layer, ex.channel = "conv1", 1
@@ -341,7 +327,7 @@ def test_maximize_in_the_explorer_runs_in_the_job_runner() -> None:
         tab.run()
         result = ex.wait(60)
         assert not result.cancelled and result.steps == tab.steps.value and tab.image.value
-        _assert_unchanged(model, before)
+        assert_keras_unchanged(model, before)
     finally:
         ex.close()
 
@@ -352,3 +338,69 @@ def test_a_keras_model_on_another_backend_is_a_clear_type_error() -> None:
     jax_like = type("Functional", (), {"__module__": "keras.src.models.functional"})()
     with pytest.raises(TypeError, match="KERAS_BACKEND"):
         check_model(jax_like)
+
+
+# -- keras.applications with random weights, and the three small models, end to end ------------
+# Each model is built once (random weights, the smallest input the application accepts, 10
+# classes), opened in the explorer, switched through a sample of its layers, shown in Kernels and
+# Overlay, maximized for a few steps, and checked against the state promise: Keras' own view
+# (variables, trainable flags, no wrapped call) and torch's (parameters, buffers, modes, hooks).
+APP_SIDE = 64  # 32x downsampling leaves 2 x 2 maps at the last stage
+APPLICATIONS = ("ResNet50", "VGG16", "MobileNetV2", "EfficientNetB0", "ConvNeXtTiny")
+SMALL = {"sequential": _sequential, "nested": _nested, "subclassed": _subclassed}
+LAYERS_SHOWN = 12  # evenly spaced over the listed layers, the first and the last included
+
+
+def _application(name: str) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    build = getattr(keras.applications, name)
+    return build(weights=None, input_shape=(APP_SIDE, APP_SIDE, 3), classes=10)
+
+
+def _sample(names: list[str], count: int) -> list[str]:
+    if len(names) <= count:
+        return list(names)
+    picks = np.linspace(0, len(names) - 1, count).round().astype(int)
+    return [names[i] for i in dict.fromkeys(picks.tolist())]
+
+
+@pytest.mark.parametrize("name", [*APPLICATIONS, *SMALL])
+def test_models_open_switch_layers_draw_kernels_and_overlay_and_maximize(name, request) -> None:
+    from featviz_widgets.widgets import LayerExplorer
+
+    if name == "ResNet50":
+        model = request.getfixturevalue("resnet50")  # the module's one ResNet50 (64 x 64)
+    elif name in SMALL:
+        model = SMALL[name]()
+    else:
+        model = _application(name)
+    before, torch_before = keras_state(model), model_state(model)
+    ex = LayerExplorer(model, _photo(), labels=[f"class {i}" for i in range(10)])
+    try:
+        assert ex.layers and ex.error is None
+        shown = _sample(ex.layers, LAYERS_SHOWN)
+        for layer in shown:
+            ex.layer = layer
+            for title in ("Feature maps", "Overlay", "Kernels"):
+                ex.tab = title
+                assert ex.error is None, (layer, title, ex.error)
+            assert ex.tabs["Overlay"].image.value
+        first = ex.layers[0]  # a convolution: its kernels are drawn
+        ex.layer, ex.tab = first, "Kernels"
+        assert ex.tabs["Kernels"].image.value and "weight" in ex.tabs["Kernels"].caption.value
+        ex.tab = "Predictions"
+        assert ex.error is None and "%" in ex.tabs["Predictions"].html.value
+        ex.channel = 0
+        ex.tab = "Maximize"
+        tab = ex.maximizer
+        tab.steps.value, tab.preset.value = 2, "classic"
+        if name in APPLICATIONS:
+            tab.size.value = APP_SIDE
+        tab.run()
+        result = ex.wait(120)
+        assert not result.cancelled and result.steps == tab.steps.value and tab.image.value
+        assert all(np.isfinite(result.history))
+    finally:
+        ex.close()
+    assert_keras_unchanged(model, before)
+    assert_model_unchanged(model, torch_before)

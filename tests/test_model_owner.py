@@ -264,7 +264,9 @@ def test_set_memory_budget_reads_units(budget, text, expected) -> None:
     assert memory_budget() == expected
 
 
-@pytest.mark.parametrize(("bad", "error"), [("lots", ValueError), (-1, ValueError), (1.5, TypeError)])
+@pytest.mark.parametrize(
+    ("bad", "error"), [("lots", ValueError), (-1, ValueError), (1.5, TypeError)]
+)
 def test_set_memory_budget_rejects_bad_values(budget, bad, error) -> None:
     with pytest.raises(error, match="budget"):
         set_memory_budget(bad)

@@ -460,3 +460,17 @@ def test_signed_scale_is_one_rule_for_activations_and_weight_matrices():
     assert (image[3, :10] == render.colormap_lut("RdBu_r")[128]).all()
     reference = render.colorize(weight / (2.0 * np.abs(weight).max()) + 0.5, "RdBu_r")
     assert np.mean(np.all(image == reference, axis=2)) > 0.99  # float32 vs float64: rare steps
+
+
+def test_a_subnormal_span_is_a_constant_channel_without_overflow() -> None:
+    """A channel whose values differ by less than float32's smallest normal number."""
+    import warnings
+
+    maps = np.zeros((2, 4, 4), np.float32)
+    maps[0, 0, 0] = 1e-44  # subnormal: 1 / span overflows float32
+    maps[1] = np.arange(16, dtype=np.float32).reshape(4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = render.normalize(maps, "channel")
+    assert np.all(out[0] == 0.5)
+    assert out[1].min() == 0.0 and out[1].max() == 1.0

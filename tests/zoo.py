@@ -285,3 +285,82 @@ HF: tuple[HFCase, ...] = (
         side=64,
     ),
 )
+
+
+KERAS_SIDE = 64  # input side for the Keras sweep: every application below runs at 64 px (or says)
+
+
+@dataclass(frozen=True)
+class KerasCase:
+    """``keras.applications.<name>(weights=None, input_shape=(side, side, 3), classes=10)``."""
+
+    name: str
+    side: int = KERAS_SIDE
+    fast: bool = False
+    why: str = ""
+
+
+_KERAS_FAST = ("ResNet50", "VGG16", "MobileNetV2", "EfficientNetB0", "ConvNeXtTiny")
+_KERAS_SIDES = {
+    "InceptionV3": (80, "needs at least 75 px"),
+    "InceptionResNetV2": (80, "needs at least 75 px"),
+    "Xception": (80, "needs at least 71 px"),
+}
+# Every builder of keras.applications (tests/test_all_models.py checks the list is complete).
+KERAS_APPLICATIONS = [
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtSmall",
+    "ConvNeXtTiny",
+    "ConvNeXtXLarge",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+    "EfficientNetB0",
+    "EfficientNetB1",
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2B0",
+    "EfficientNetV2B1",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2L",
+    "EfficientNetV2M",
+    "EfficientNetV2S",
+    "InceptionResNetV2",
+    "InceptionV3",
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
+    "NASNetLarge",
+    "NASNetMobile",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet152",
+    "ResNet152V2",
+    "ResNet50",
+    "ResNet50V2",
+    "VGG16",
+    "VGG19",
+    "Xception",
+]
+# Builders no test can cover, with the reason. Listed in docs/COVERAGE.md, never skipped.
+KERAS_EXCLUDED = {
+    name: "keras refuses to build it on the torch backend (ValueError: an outstanding bug)"
+    for name in ("NASNetLarge", "NASNetMobile")
+}
+KERAS = [
+    KerasCase(
+        name,
+        side=_KERAS_SIDES.get(name, (KERAS_SIDE, ""))[0],
+        fast=name in _KERAS_FAST,
+        why=_KERAS_SIDES.get(name, (KERAS_SIDE, ""))[1],
+    )
+    for name in KERAS_APPLICATIONS
+    if name not in KERAS_EXCLUDED
+]

@@ -151,7 +151,9 @@ def memory_in_use() -> int:
 
 def _parse_bytes(limit: int | str) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int | str):
-        raise TypeError(f"memory budget must be bytes (int) or a string like '512 MiB', got {limit!r}")
+        raise TypeError(
+            f"memory budget must be bytes (int) or a string like '512 MiB', got {limit!r}"
+        )
     if isinstance(limit, str):
         match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", limit)
         unit = match and _UNITS.get(match[2].lower())

@@ -82,10 +82,13 @@ def _scale01(
     """``(x - lo) / span`` per row of float32 ``flat``, clipped to [0, 1].
 
     Computed about the row's midpoint, ``(x - mid) / span + 0.5``, so the midpoint itself (0 in the
-    "signed" mode) lands on exactly 0.5. A row whose ``span`` is 0 (a constant channel) becomes 0.5;
+    "signed" mode) lands on exactly 0.5. A row whose ``span`` is 0 or subnormal (a constant channel)
+    becomes 0.5;
     values where ``finite`` is False become NaN (``finite=None``: all values are finite).
     """
-    constant = span == 0
+    # A span below float32's smallest normal number is a constant channel too: its inverse
+    # would overflow float32 (EfficientNetV2's nearly constant late layers reach that).
+    constant = span < np.finfo(np.float32).tiny
     inv = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, span)).astype(np.float32)
     mid = (lo + 0.5 * span).astype(np.float32)
     with np.errstate(all="ignore"):  # inf inputs overflow harmlessly; they are masked below

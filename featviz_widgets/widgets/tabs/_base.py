@@ -82,8 +82,9 @@ class Tab:
             self._shown = key
 
     def png(self) -> bytes | None:
-        """The PNG the tab shows now (None when it shows no picture)."""
-        return None
+        """The PNG the tab shows now: its ``image`` widget's, None when hidden or absent."""
+        image = getattr(self, "image", None)
+        return image.value if image is not None and image.layout.display != "none" else None
 
     def layer_picked(self, layer: str) -> None:
         """The user chose ``layer`` (the dropdown or ``ex.layer = ...``), not the explorer."""
@@ -167,9 +168,6 @@ class PictureTab(Tab):
         self.message = w.HTML()
         self.widget = w.VBox([getattr(self, part) for part in self.parts])
 
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
-
     def _show(self, png: bytes | None, text: str, message: str) -> None:
         """Show ``png`` (None hides the picture) with its caption and a message line."""
         if png is not None:
@@ -177,3 +175,21 @@ class PictureTab(Tab):
         self.image.layout.display = None if png is not None else "none"
         self.caption.value = caption(text) if text else ""
         self.message.value = note(message) if message else ""
+
+
+class JobTab(Tab):
+    """A tab whose long work runs in ``self.runner`` (a JobRunner), its pictures in ``self._pngs``.
+
+    Subclasses set both in ``__init__``; stopping and closing are the same for every such tab.
+    """
+
+    runner: Any  # JobRunner
+    _pngs: PngCache
+
+    def stop(self) -> None:
+        """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""
+        self.runner.stop()
+
+    def close(self) -> None:
+        self.runner.close()
+        self._pngs.clear()

@@ -36,9 +36,9 @@ from featviz_widgets.widgets._examples_parts import (
 )
 from featviz_widgets.widgets.jobs import JobRunner
 from featviz_widgets.widgets.tabs._base import (
+    JobTab,
     PngCache,
     Selection,
-    Tab,
     TabContext,
     caption,
     image_widget,
@@ -53,7 +53,7 @@ GRID_TILE = 64  # px of each channel's crop in grid mode
 ROW = 9  # pictures per row in channel mode
 
 
-class ExamplesTab(Tab):
+class ExamplesTab(JobTab):
     """Dataset examples of the selected layer: run on demand, cached on disk."""
 
     name = "examples"
@@ -113,16 +113,6 @@ class ExamplesTab(Tab):
     # -- Tab protocol ----------------------------------------------------------------------
     def key(self, sel: Selection) -> tuple:
         return (sel, self.rank.value, int(self.k.value), self._version)
-
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
-
-    def stop(self) -> None:
-        self.runner.stop()
-
-    def close(self) -> None:
-        self.runner.close()
-        self._pngs.clear()
 
     def draw(self, sel: Selection) -> None:
         found = self.result(sel.layer)

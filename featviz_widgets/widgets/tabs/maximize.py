@@ -44,9 +44,9 @@ from featviz_widgets.widgets._maximize_parts import (
 )
 from featviz_widgets.widgets.jobs import JobRunner
 from featviz_widgets.widgets.tabs._base import (
+    JobTab,
     PngCache,
     Selection,
-    Tab,
     TabContext,
     caption,
     image_widget,
@@ -58,7 +58,7 @@ SIZES = (64, 96, 128, 160, 224)
 PRESETS = ("lucid", "classic")
 
 
-class MaximizeTab(Tab):
+class MaximizeTab(JobTab):
     """Controls, progress and result of activation maximization for the current selection."""
 
     name = "maximize"
@@ -150,17 +150,6 @@ class MaximizeTab(Tab):
             self._show_status(*self._last[1:])
         else:
             self._show_status(caption(f"press Run to maximize {job.describe()}"), None)
-
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
-
-    def stop(self) -> None:
-        """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""
-        self.runner.stop()
-
-    def close(self) -> None:
-        self.runner.close()
-        self._pngs.clear()
 
     # -- the target ------------------------------------------------------------------------
     def job(self, data: ExplorerData, sel: Selection) -> Job:

@@ -50,9 +50,6 @@ class OverlayTab(Tab):
     def key(self, sel: Selection) -> tuple:
         return (sel.layer, sel.channel, sel.colormap, sel.image_id, self.opacity.value)
 
-    def png(self) -> bytes | None:
-        return self.image.value if self.image.layout.display != "none" else None
-
     def close(self) -> None:
         self._cache.clear()
         self._photos.clear()
