@@ -193,10 +193,11 @@ def test_the_detector_sees_a_hook_outside_the_engine(tmp_path, monkeypatch) -> N
 # The import arrows the README's Architecture section draws: unit -> units it may import.
 ALLOWED_IMPORTS = {
     "_text": set(),
+    "_images": set(),
     "_processors": set(),
     "_layout_rules": set(),
     "engine": {"_text"},
-    "inputs": {"engine", "_processors", "_text"},
+    "inputs": {"engine", "_processors", "_images", "_text"},
     "layout": {"_layout_rules", "_text"},
     "render": {"_text"},
     "optvis": {"engine", "inputs", "layout", "_text"},

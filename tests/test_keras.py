@@ -404,3 +404,28 @@ def test_models_open_switch_layers_draw_kernels_and_overlay_and_maximize(name, r
         ex.close()
     assert_keras_unchanged(model, before)
     assert_model_unchanged(model, torch_before)
+
+
+def test_dataset_examples_use_the_keras_preprocessing() -> None:
+    """top_examples ranks with the same ``preprocess=`` the explorer shows (brute force)."""
+    from keras.applications.resnet import preprocess_input
+
+    from featviz_widgets.examples import top_examples
+    from featviz_widgets.inputs import prepare_image
+
+    model = _sequential()
+    photos = [
+        (np.random.default_rng(i).random((40, 40, 3)) * 255).astype(np.uint8) for i in range(6)
+    ]
+    layer = model.layers[0].name
+    found = top_examples(
+        model, photos, [layer], k=3, size=SIDE, preprocess=preprocess_input, progress=False
+    )
+    means = []
+    for photo in photos:
+        batch = prepare_image(photo, model, size=SIDE, preprocess=preprocess_input).batch
+        means.append(capture(model, batch, layer)[layer][0].double().mean(dim=(0, 1)).numpy())
+    expected = np.argsort(-np.stack(means), axis=0, kind="stable")[:3].T
+    assert np.array_equal(found.indices[layer], expected)
+    plain = top_examples(model, photos, [layer], k=3, size=SIDE, progress=False)
+    assert plain.fingerprint != found.fingerprint

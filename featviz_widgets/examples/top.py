@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from ..engine import check_model, owner_for
@@ -33,6 +34,7 @@ def top_examples(
     batch_size: int = 32,
     size: int | None = None,
     weights: Any = None,
+    preprocess: Callable[[np.ndarray], Any] | None = None,
     engine: str | RayEngine = "local",
     progress: bool | ProgressCallback = True,
     cancel: CancelEvent | None = None,
@@ -58,6 +60,9 @@ def top_examples(
     size : resize then centre-crop to ``size`` (the explorer's preprocessing); default: the
         model's own fixed input size if it declares one (ViT), else 224. Unused with ``weights``.
     weights : a torchvision weights enum member: its ``transforms()`` preprocess the images.
+    preprocess : a Keras-style function of ``[1, H, W, C]`` 0..255 pixels used instead of a
+        mean/std normalization (``keras.applications.resnet.preprocess_input``), as for the
+        explorer; part of the fingerprint by its qualified name.
     engine : ``"local"`` (this process), ``"ray"`` or a :class:`RayEngine` (a Ray Data actor
         pool; the same result).
     progress : True shows a tqdm bar (a widget in Jupyter) with images/s; a callable gets
@@ -89,7 +94,9 @@ def top_examples(
     _check_count("batch_size", batch_size)
     ray_settings = _engine(engine)
     keys = check_layers(model, layers)
-    recipe = preprocessing(model, weights=weights, size=_size(model, size, weights))
+    recipe = preprocessing(
+        model, weights=weights, size=_size(model, size, weights), preprocess=preprocess
+    )
     source = open_source(images)
     if ray_settings is not None and isinstance(source, Stream):
         source = source.materialize()  # Ray actors index the images: read the iterable once

@@ -65,7 +65,9 @@ class DatasetExamples:
         self.data = data
         self.images = dataset
         self.source: Source = source
-        self.recipe = preprocessing(data.model, weights=data.weights, size=data.size)
+        self.recipe = preprocessing(
+            data.model, weights=data.weights, size=data.size, preprocess=data.preprocess
+        )
         self._images_hash: str | None = None
         self._model_hash: str | None = None
         self._pictures: OrderedDict[int, Image.Image] = OrderedDict()
@@ -102,8 +104,8 @@ class DatasetExamples:
         path.parent.mkdir(parents=True, exist_ok=True)
         return top_examples(
             self.data.model, self.images, list(layers), k, batch_size=batch_size,
-            size=self.data.size, weights=self.data.weights, progress=progress, cancel=cancel,
-            cache=path,
+            size=self.data.size, weights=self.data.weights, preprocess=self.data.preprocess,
+            progress=progress, cancel=cancel, cache=path,
         )  # fmt: skip
 
     def batch_size(self, layers: Sequence[str]) -> int:

@@ -1,0 +1,167 @@
+"""Anything a user calls an image -> a PIL image (private; public as ``inputs.load_image``).
+
+Paths (PIL's decompression-bomb guard on), PIL images, NumPy arrays (HW or HWC, uint8, uint16 or
+float) and tensors (HW, CHW, NCHW with N = 1) are decoded here; the caller's object is never
+modified.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+_ACCEPTED = "a PIL image, a file path (str or pathlib.Path), a NumPy array or a torch tensor"
+
+
+def load_image(img: Any) -> Image.Image:
+    """Turn a PIL image, path, array or tensor into a PIL image (never modifying the input).
+
+    Arrays are HW or HWC (1, 3 or 4 channels), uint8 or float in 0..1 or 0..255 (uint16 is
+    scaled from 0..65535); tensors are HW, CHW or NCHW with N = 1. PIL's decompression-bomb
+    guard stays on for files.
+
+    Examples
+    --------
+    >>> load_image(np.zeros((4, 6), np.float32)).size
+    (6, 4)
+    """
+    if isinstance(img, Image.Image):
+        return img
+    if isinstance(img, str | os.PathLike):
+        return _open(os.fspath(img))
+    if isinstance(img, Tensor):
+        return _from_array(_tensor_to_hwc(img), "tensor")
+    if isinstance(img, np.ndarray):
+        return _from_array(_check_array_layout(img), "array")
+    raise TypeError(f"cannot use a {type(img).__name__} as an image; pass {_ACCEPTED}")
+
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def _open(path: str) -> Image.Image:
+    if not os.path.exists(path):
+        raise ValueError(f"image file not found: {path!r}; check the path (cwd: {os.getcwd()})")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory; pass the path of one image file")
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode now: the file closes when this block ends
+            # Phone photos store their rotation in EXIF; show them the way they were taken.
+            return ImageOps.exif_transpose(opened)
+    except Image.DecompressionBombError as err:
+        raise ValueError(
+            f"{path!r} is too large to decode safely ({err}); PIL's decompression-bomb guard "
+            "is on: downscale the image first, or raise PIL.Image.MAX_IMAGE_PIXELS only for "
+            "files you trust"
+        ) from err
+    except UnidentifiedImageError as err:
+        raise ValueError(
+            f"{path!r} is not an image PIL can read; pass a PNG, JPEG or other image file"
+        ) from err
+    except OSError as err:  # truncated or corrupt data
+        raise ValueError(f"could not decode {path!r}: {err}; is the file complete?") from err
+
+
+def to_mode(picture: Image.Image, mode: str) -> Image.Image:
+    """Convert any PIL mode to ``"L"`` or ``"RGB"`` (transparency over white, 16-bit scaled)."""
+    if picture.mode == mode:
+        return picture
+    if picture.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # PIL's own convert clips these to 0..255; scale them like an array instead.
+        return to_mode(_from_array(np.asarray(picture), "image"), mode)
+    if picture.mode == "P":
+        picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+    if {"A", "a"} & set(picture.getbands()):
+        rgba = picture.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        picture = Image.alpha_composite(white, rgba)
+    return picture.convert(mode)
+
+
+def _tensor_to_hwc(tensor: Tensor) -> np.ndarray:
+    shape = tuple(tensor.shape)
+    if tensor.dim() == 4:
+        if shape[0] != 1:
+            raise ValueError(
+                f"tensor holds a batch of {shape[0]} images {shape}; pass one image, e.g. x[0]"
+            )
+        tensor = tensor[0]
+    if tensor.dim() == 3:
+        if shape[-3] not in (1, 3, 4):
+            hint = " (channels-last? use t.permute(2, 0, 1))" if shape[-1] in (1, 3, 4) else ""
+            raise ValueError(
+                f"tensor of shape {shape} has {shape[-3]} channels{hint}; expected CHW with "
+                "1, 3 or 4 channels"
+            )
+        tensor = tensor.permute(1, 2, 0)
+    elif tensor.dim() != 2:
+        raise ValueError(
+            f"tensor of shape {shape} has {tensor.dim()} dims; pass HW, CHW or NCHW (N = 1)"
+        )
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"tensor dtype {tensor.dtype} is not an image dtype; use uint8 or float")
+    if tensor.is_floating_point() and tensor.dtype != torch.float64:
+        tensor = tensor.float()  # NumPy has no bfloat16
+    return tensor.detach().cpu().numpy()
+
+
+def _check_array_layout(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
+        hint = " (channels-first? use a.transpose(1, 2, 0))" if array.shape[0] in (1, 3, 4) else ""
+        raise ValueError(
+            f"array of shape {array.shape} has {array.shape[-1]} channels{hint}; expected HWC "
+            "with 1, 3 or 4 channels"
+        )
+    if array.ndim not in (2, 3):
+        raise ValueError(f"array of shape {array.shape} has {array.ndim} dims; pass HW or HWC")
+    return array
+
+
+def _from_array(array: np.ndarray, what: str) -> Image.Image:
+    """HW / HWC array of any numeric dtype -> PIL L / RGB / RGBA (a new image)."""
+    if array.size == 0:
+        raise ValueError(f"the {what} is empty (shape {array.shape}); pass an image with pixels")
+    pixels = _to_uint8(array, what)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    mode = {2: "L", 3: "RGB", 4: "RGBA"}[pixels.ndim if pixels.ndim == 2 else pixels.shape[-1]]
+    return Image.fromarray(np.ascontiguousarray(pixels), mode=mode)
+
+
+def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{what} dtype {array.dtype} is not an image dtype; use uint8 or float")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{what} dtype {array.dtype} is complex; pass real pixel values")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"the {what} contains NaN or Inf pixels; replace them first, e.g. np.nan_to_num(a)"
+        )
+    low, high = float(values.min()), float(values.max())
+    if low < 0:
+        raise ValueError(
+            f"the {what} has negative pixels (min {low:.3g}): it looks normalized; pass the "
+            "raw image (uint8, or float in 0..1 or 0..255)"
+        )
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if high <= 1.0 else 1.0
+    elif array.dtype == np.uint16 or high > 255:  # 16-bit images span 0..65535
+        scale = 255.0 / 65535.0
+    else:  # other integers in 0..255 are 8-bit pixels in a wider type
+        scale = 1.0
+    if high * scale > 255.0 + 1e-6:
+        raise ValueError(
+            f"the {what}'s pixels reach {high:.6g}; expected uint8, float in 0..1 or 0..255, "
+            "or 16-bit integers: rescale it first"
+        )
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
