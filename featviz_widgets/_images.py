@@ -41,7 +41,6 @@ def load_image(img: Any) -> Image.Image:
     raise TypeError(f"cannot use a {type(img).__name__} as an image; pass {_ACCEPTED}")
 
 
-
 # -- decoding ------------------------------------------------------------------------------------
 
 

@@ -186,6 +186,11 @@ class JobTab(Tab):
     runner: Any  # JobRunner
     _pngs: PngCache
 
+    @property
+    def running(self) -> bool:
+        """Whether the tab's job is running now."""
+        return self.runner.running
+
     def stop(self) -> None:
         """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""
         self.runner.stop()

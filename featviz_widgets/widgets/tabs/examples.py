@@ -173,10 +173,6 @@ class ExamplesTab(JobTab):
         return f"{found.scored} images ranked{skipped}; layers: {', '.join(found.layers)}"
 
     # -- running ---------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.runner.running
-
     def run(self) -> None:
         """Rank the dataset for the selected layer (or all listed layers) in a worker thread."""
         if self.running:

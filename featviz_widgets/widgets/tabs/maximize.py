@@ -251,10 +251,6 @@ class MaximizeTab(JobTab):
         return replace(job, size=native)
 
     # -- running ---------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.runner.running
-
     def run(self) -> None:
         """Start maximizing the current target in a worker thread (cached results show at once)."""
         if self.running:
