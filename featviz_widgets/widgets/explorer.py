@@ -130,7 +130,7 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
 
     def _build_tabs(self) -> None:
         ctx = TabContext(self._data, self._selection, self._render, dataset=self._dataset,
-                         listed=lambda: list(self._keys))  # fmt: skip
+                         listed=lambda: list(self._keys), select=self._select)  # fmt: skip
         self._tabs = build_tabs(ctx)
         tabs = list(self._tabs.values())
         self._tab = w.Tab(children=[t.widget for t in tabs], titles=[t.title for t in tabs])
@@ -165,6 +165,14 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
             order=self._order.value,
             image_id=self._image_id,
         )
+
+    def _select(self, **changes: Any) -> None:
+        """Move the selection as the controls would (``layer`` first, then the rest, one render)."""
+        with self._batch():
+            if "layer" in changes:
+                self.layer = changes.pop("layer")
+            for name, value in changes.items():
+                setattr(self, name, value)
 
     def _visible_tab(self) -> Tab:
         return list(self._tabs.values())[self._tab.selected_index or 0]

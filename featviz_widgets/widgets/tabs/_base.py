@@ -11,6 +11,7 @@ import ipywidgets as w
 
 from featviz_widgets.engine import BudgetCache
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._strings import text
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class TabContext:
 
     ``request()`` asks the explorer to redraw the visible tab (for a tab's own controls);
     ``dataset`` is the explorer's ``dataset=`` (None without one); ``listed()`` gives the layer
-    keys the Layer dropdown lists now.
+    keys the Layer dropdown lists now. ``select(channel=5)`` / ``select(layer="conv1")`` moves the
+    explorer's selection exactly as the controls do (a click on a picture uses it); ``lang`` is
+    the explorer's language and ``text(key, **values)`` looks a string up in its table.
     """
 
     data: ExplorerData
@@ -45,6 +48,12 @@ class TabContext:
     request: Callable[[], None]
     dataset: Any = None
     listed: Callable[[], Sequence[str]] | None = None
+    select: Callable[..., None] | None = None
+    lang: str = "en"
+
+    def text(self, key: str, **values: object) -> str:
+        """The explorer's string ``key`` in its language (see ``widgets/_strings.py``)."""
+        return text(self.lang, key, **values)
 
 
 class Tab:
