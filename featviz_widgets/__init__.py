@@ -28,6 +28,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "memory_budget": ("featviz_widgets.engine", "memory_budget"),
     "load_image": ("featviz_widgets.inputs", "load_image"),
     "prepare_image": ("featviz_widgets.inputs", "prepare_image"),
+    "prepare_clip": ("featviz_widgets.inputs", "prepare_clip"),
     "maximize": ("featviz_widgets.optvis", "maximize"),
     "MaximizeSettings": ("featviz_widgets.optvis", "MaximizeSettings"),
     "top_examples": ("featviz_widgets.examples", "top_examples"),

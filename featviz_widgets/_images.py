@@ -1,8 +1,9 @@
 """Anything a user calls an image -> a PIL image (private; public as ``inputs.load_image``).
 
 Paths (PIL's decompression-bomb guard on), PIL images, NumPy arrays (HW or HWC, uint8, uint16 or
-float) and tensors (HW, CHW, NCHW with N = 1) are decoded here; the caller's object is never
-modified.
+float) and tensors (HW, CHW, NCHW with N = 1) are decoded here, and clips into their frames
+(``load_clip``: lists of frames, ``(T, H, W, C)`` arrays, ``(C, T, H, W)`` tensors); the caller's
+object is never modified.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def load_image(img: Any) -> Image.Image:
         return _from_array(_tensor_to_hwc(img), "tensor")
     if isinstance(img, np.ndarray):
         return _from_array(_check_array_layout(img), "array")
-    raise TypeError(f"cannot use a {type(img).__name__} as an image; pass {_ACCEPTED}")
+    clip = (
+        " (a list of frames is a clip: for a video model)" if isinstance(img, list | tuple) else ""
+    )
+    raise TypeError(f"cannot use a {type(img).__name__} as an image{clip}; pass {_ACCEPTED}")
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -103,7 +107,9 @@ def _tensor_to_hwc(tensor: Tensor) -> np.ndarray:
     elif tensor.dim() != 2:
         raise ValueError(
             f"tensor of shape {shape} has {tensor.dim()} dims; pass HW, CHW or NCHW (N = 1)"
-        )
+            + ("; a (1, C, T, H, W) clip is for a video model (a Conv3d stem): pass one frame, "
+               "x[0, :, t]" if tensor.dim() == 5 else "")
+        )  # fmt: skip
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise TypeError(f"tensor dtype {tensor.dtype} is not an image dtype; use uint8 or float")
     if tensor.is_floating_point() and tensor.dtype != torch.float64:
@@ -119,7 +125,14 @@ def _check_array_layout(array: np.ndarray) -> np.ndarray:
             "with 1, 3 or 4 channels"
         )
     if array.ndim not in (2, 3):
-        raise ValueError(f"array of shape {array.shape} has {array.ndim} dims; pass HW or HWC")
+        clip = (
+            "; a (T, H, W, C) clip is for a video model: pass one frame, a[t]"
+            if array.ndim == 4
+            else ""
+        )
+        raise ValueError(
+            f"array of shape {array.shape} has {array.ndim} dims; pass HW or HWC{clip}"
+        )
     return array
 
 
@@ -164,3 +177,87 @@ def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
             "or 16-bit integers: rescale it first"
         )
     return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+
+
+# -- clips -----------------------------------------------------------------------------------------
+
+_CLIP_FORMS = (
+    "a (T, H, W, 3) uint8 array, a list of frames (PIL images, arrays, paths or tensors), or a "
+    "(C, T, H, W) / (1, C, T, H, W) tensor"
+)
+
+
+def load_clip(clip: Any) -> list[Image.Image]:
+    """Turn a clip into its frames as PIL images (never modifying the input).
+
+    Accepted: a list or tuple of frames (anything :func:`load_image` accepts), a ``(T, H, W, C)``
+    array (C = 1, 3 or 4; uint8, or float in 0..1 or 0..255, scaled for the whole clip at once)
+    and a ``(C, T, H, W)`` or ``(1, C, T, H, W)`` tensor.
+
+    Examples
+    --------
+    >>> [frame.size for frame in load_clip(np.zeros((2, 4, 6, 3), np.uint8))]
+    [(6, 4), (6, 4)]
+    """
+    if isinstance(clip, list | tuple):
+        if not clip:
+            raise ValueError("the clip is an empty list; pass at least one frame")
+        frames = [load_image(frame) for frame in clip]
+        sizes = {frame.size for frame in frames}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"the clip's frames differ in size ({sorted(sizes)}); pass frames of one size"
+            )
+        return frames
+    if isinstance(clip, Tensor):
+        return _split(_clip_tensor_to_thwc(clip), "clip tensor")
+    if isinstance(clip, np.ndarray):
+        return _split(_check_clip_array(clip), "clip array")
+    raise TypeError(f"cannot use a {type(clip).__name__} as a clip; pass {_CLIP_FORMS}")
+
+
+def _split(array: np.ndarray, what: str) -> list[Image.Image]:
+    """``(T, H, W, C)`` pixels -> T frames, scaled to uint8 once for the whole clip."""
+    if array.size == 0:
+        raise ValueError(f"the {what} is empty (shape {array.shape}); pass frames with pixels")
+    pixels = _to_uint8(array, what)
+    return [_from_array(frame, what) for frame in pixels]
+
+
+def _check_clip_array(array: np.ndarray) -> np.ndarray:
+    if array.ndim != 4:
+        raise ValueError(
+            f"a clip array has 4 dims (T, H, W, C); got shape {array.shape}. Pass {_CLIP_FORMS}"
+        )
+    if array.shape[-1] not in (1, 3, 4):
+        hint = " ((T, C, H, W)? use a.transpose(0, 2, 3, 1))" if array.shape[1] in (1, 3) else ""
+        raise ValueError(
+            f"clip array of shape {array.shape} has {array.shape[-1]} channels{hint}; expected "
+            "(T, H, W, C) with 1, 3 or 4 channels"
+        )
+    return array
+
+
+def _clip_tensor_to_thwc(tensor: Tensor) -> np.ndarray:
+    shape = tuple(tensor.shape)
+    if tensor.dim() == 5:
+        if shape[0] != 1:
+            raise ValueError(
+                f"tensor holds a batch of {shape[0]} clips {shape}; pass one clip, e.g. x[0]"
+            )
+        tensor = tensor[0]
+    if tensor.dim() != 4:
+        raise ValueError(
+            f"a clip tensor is (C, T, H, W) or (1, C, T, H, W); got shape {shape}. Pass {_CLIP_FORMS}"
+        )
+    if tensor.shape[0] not in (1, 3, 4):
+        hint = " ((T, C, H, W)? use x.permute(1, 0, 2, 3))" if tensor.shape[1] in (1, 3) else ""
+        raise ValueError(
+            f"clip tensor of shape {shape} has {tensor.shape[0]} channels{hint}; expected "
+            "(C, T, H, W) with 1, 3 or 4 channels"
+        )
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"tensor dtype {tensor.dtype} is not an image dtype; use uint8 or float")
+    if tensor.is_floating_point() and tensor.dtype != torch.float64:
+        tensor = tensor.float()  # NumPy has no bfloat16
+    return tensor.detach().cpu().permute(1, 2, 3, 0).numpy()

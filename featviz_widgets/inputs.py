@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
-from ._images import load_image, to_mode
+from ._images import load_clip, load_image, to_mode
 from ._processors import processor_preset
 from .engine._state import check_model
 from .engine.owner import owner_for
@@ -32,8 +32,10 @@ __all__ = [
     "IMAGENET_STD",
     "PreparedImage",
     "Preprocessing",
+    "load_clip",
     "load_image",
     "normalization",
+    "prepare_clip",
     "prepare_image",
     "preprocessing",
 ]
@@ -50,16 +52,19 @@ class PreparedImage:
 
     Attributes
     ----------
-    batch : ``[1, C, H, W]`` float32 CPU tensor, normalized with ``mean`` / ``std``.
+    batch : ``[1, C, H, W]`` float32 CPU tensor, normalized with ``mean`` / ``std``; for a
+        clip ``[1, C, T, H, W]``.
     display : ``uint8 [H, W, 3]``: exactly the pixels the model sees, before normalization
-        (gray repeated three times for a one-channel model), for overlays.
+        (gray repeated three times for a one-channel model), for overlays; a clip's first frame.
     mean, std : the per-channel normalization applied to ``batch``.
+    frames : a clip's frames as the model sees them, ``uint8 [T, H, W, 3]``; None for an image.
     """
 
     batch: Tensor
     display: np.ndarray
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    frames: np.ndarray | None = None
 
 
 def prepare_image(
@@ -69,21 +74,28 @@ def prepare_image(
     weights: Any = None,
     size: int = 224,
     preprocess: Callable[[np.ndarray], Any] | None = None,
+    clip: bool | None = None,
 ) -> PreparedImage:
     """Load ``img`` and preprocess it the way ``model`` expects.
 
     Parameters
     ----------
-    img : anything :func:`load_image` accepts.
+    img : anything :func:`load_image` accepts, or a clip (see :func:`prepare_clip`).
     model : channels follow its first convolution (1 -> grayscale); None means RGB.
     weights : a torchvision weights enum member (e.g. ``ResNet18_Weights.IMAGENET1K_V1``), a
         transformers image processor or a timm data config: it defines resize, crop, mean and
         std (``size`` is then unused).
     size : without ``weights``: resize the short side to ``size * 256 / 224``, centre-crop
         ``size`` and normalize with ImageNet mean/std (a Keras model: scale pixels to [0, 1]).
+        A model that normalizes its own inputs (torchvision detection) gets the centre ``size``
+        square of 0..1 pixels, whatever ``weights`` (which then only name its classes).
     preprocess : a function of a float32 ``[1, H, W, C]`` array of 0..255 pixels, such as
         ``keras.applications.resnet.preprocess_input``, used instead of the normalization
         (after the resize and crop).
+    clip : whether ``img`` is a clip: None decides by the model (a video model, whose stem is a
+        Conv3d, takes clips: a list of frames, a 4-D array, a 5-D tensor; a 4-D tensor is then
+        ambiguous and needs ``clip=True``, read as ``(C, T, H, W)``); True for a clip without a
+        model (or use :func:`prepare_clip`).
 
     Examples
     --------
@@ -91,6 +103,11 @@ def prepare_image(
     >>> tuple(p.batch.shape), p.mean
     ((1, 1, 32, 32), (0.449,))
     """
+    if is_clip(img, model, clip):
+        if preprocess is not None:
+            raise ValueError("preprocess= is for Keras image models; a clip is normalized with "
+                             "mean/std (weights=, else ImageNet's): leave preprocess out")  # fmt: skip
+        return prepare_clip(img, model, weights=weights, size=size)
     recipe = preprocessing(model, weights=weights, size=size, preprocess=preprocess)
     picture = recipe.picture(img)
     batch = recipe.tensor(picture).unsqueeze(0)
@@ -98,6 +115,84 @@ def prepare_image(
     return PreparedImage(
         batch=batch.contiguous(), display=display, mean=recipe.mean, std=recipe.std
     )
+
+
+def prepare_clip(
+    clip: Any, model: nn.Module | None = None, *, weights: Any = None, size: int = 224
+) -> PreparedImage:
+    """Load a clip and preprocess every frame the way ``model`` expects.
+
+    Parameters
+    ----------
+    clip : a ``(T, H, W, 3)`` array, a list of frames (PIL images, arrays, paths, tensors) or a
+        ``(C, T, H, W)`` / ``(1, C, T, H, W)`` tensor (see :func:`load_clip`).
+    model : a video model (its stem is a Conv3d); None prepares RGB frames.
+    weights : as for :func:`prepare_image`; a torchvision video weights member
+        (``R3D_18_Weights.KINETICS400_V1``) gives its ``VideoClassification`` resize, crop and
+        Kinetics mean/std.
+    size : without ``weights``: each frame resized and centre-cropped like an image.
+
+    Returns
+    -------
+    PreparedImage
+        ``batch`` ``[1, C, T, H, W]``, ``frames`` ``uint8 [T, H, W, 3]``, ``display`` the first.
+
+    Examples
+    --------
+    >>> p = prepare_clip(np.zeros((4, 40, 60, 3), np.uint8), size=32)
+    >>> tuple(p.batch.shape), p.frames.shape
+    ((1, 3, 4, 32, 32), (4, 32, 32, 3))
+    """
+    recipe = preprocessing(model, weights=weights, size=size)
+    pictures = [recipe.picture(frame) for frame in load_clip(clip)]
+    batch = torch.stack([recipe.tensor(picture) for picture in pictures], dim=1)
+    frames = np.stack([np.asarray(p.convert("RGB"), dtype=np.uint8) for p in pictures])
+    return PreparedImage(
+        batch=batch.unsqueeze(0).contiguous(), display=frames[0].copy(), mean=recipe.mean,
+        std=recipe.std, frames=frames,
+    )  # fmt: skip
+
+
+def is_clip(img: Any, model: nn.Module | None, clip: bool | None = None) -> bool:
+    """Whether ``img`` is a clip for ``model``: ``clip`` when given, else by its form.
+
+    ValueError when the form is ambiguous (a 4-D tensor for a video model) or does not fit the
+    model (a clip for an image model, an image for a video model), naming the fix.
+    """
+    if clip is not None and not isinstance(clip, bool):
+        raise TypeError(f"clip must be True, False or None, got {clip!r}")
+    takes_clips = model is not None and owner_for(check_model(model)).takes_clips
+    if clip is None and isinstance(img, Tensor) and img.dim() == 4 and takes_clips:
+        raise ValueError(
+            f"a 4-D tensor {tuple(img.shape)} for a video model is ambiguous: pass clip=True to "
+            "read it as one clip (C, T, H, W) (a (T, C, H, W) tensor: x.permute(1, 0, 2, 3)), or "
+            "clip=False for one image (1, C, H, W)"
+        )
+    if clip is None and not takes_clips:
+        return False  # an image model (or none): image decoding says what a clip needs
+    if clip is None:
+        clip = isinstance(img, list | tuple) or (
+            getattr(img, "ndim", 0) == 4 if isinstance(img, np.ndarray) else
+            isinstance(img, Tensor) and img.dim() == 5
+        )  # fmt: skip
+    if model is not None and clip and not takes_clips:
+        raise ValueError(
+            f"got a clip, but {type(model).__name__} takes images (its first convolution is not a "
+            "Conv3d): pass one frame, e.g. frames[0] or x[0, :, 0] of a (1, C, T, H, W) tensor, "
+            "or a video model"
+        )
+    if model is not None and not clip and takes_clips:
+        raise ValueError(
+            f"{type(model).__name__} takes clips (its first convolution is a Conv3d), got one "
+            f"image: pass a clip, {_CLIP_FORMS}"
+        )
+    return clip
+
+
+_CLIP_FORMS = (
+    "a (T, H, W, 3) uint8 array, a list of frames, or a (C, T, H, W) / (1, C, T, H, W) tensor "
+    "(a 4-D tensor with clip=True)"
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +211,8 @@ class Preprocessing:
     mean, std : the per-channel normalization.
     function : a preprocessing function of ``[1, H, W, C]`` 0..255 pixels used instead of
         ``mean`` / ``std`` (Keras' ``preprocess_input``), or None.
+    model_normalizes : the model normalizes 0..1 pixels itself (torchvision detection's
+        ``transform``): ``mean`` / ``std`` are 0 / 1 so that nothing is normalized twice.
     """
 
     channels: int
@@ -125,6 +222,7 @@ class Preprocessing:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     function: Callable[[np.ndarray], Any] | None = None
+    model_normalizes: bool = False
 
     def picture(self, img: Any) -> Image.Image:
         """Load ``img`` (anything :func:`load_image` accepts), convert, resize and crop it."""
@@ -149,6 +247,8 @@ class Preprocessing:
         """How the pixels were scaled when that is unusual, in a few words (else "")."""
         if self.function is not None:
             return f"preprocess={_function_name(self.function)}"
+        if self.model_normalizes:  # 0..1 pixels are what such a model (detection) is fed
+            return ""
         if self.mean == (0.0,) * len(self.mean) and self.std == (1.0,) * len(self.std):
             return "pixels scaled to [0, 1] (no preprocess=)"
         return ""  # the usual mean/std normalization goes without saying
@@ -190,7 +290,11 @@ def preprocessing(
     default = owner_for(model).adapter.default_normalization() if model is not None else None
     if preprocess is not None and not callable(preprocess):
         raise TypeError(f"preprocess must be a function of a pixel batch, got {preprocess!r}")
-    resize, crop, interpolation, mean, std = _preset(weights, size, channels, default)
+    own = owner_for(model).adapter.image_list_input(model) if model is not None else None
+    if own is not None:  # it normalizes (and resizes) inside: weights= only names its classes
+        resize, crop, interpolation, mean, std = _own_preset(size, channels)
+    else:
+        resize, crop, interpolation, mean, std = _preset(weights, size, channels, default)
     return Preprocessing(
         channels=channels,
         resize=tuple(int(r) for r in resize),
@@ -199,6 +303,7 @@ def preprocessing(
         mean=tuple(mean),
         std=tuple(std),
         function=preprocess,
+        model_normalizes=own is not None,
     )
 
 
@@ -261,6 +366,15 @@ def _weights_preset(weights: Any) -> Any:
             "(no resize/mean/std); build the batch yourself"
         )
     return preset
+
+
+def _own_preset(size: int, channels: int) -> tuple:
+    """(resize, crop, interpolation, mean, std) for a model that normalizes its 0..1 pixels
+    itself (torchvision detection): the short side resized to ``size``, a centre ``size``
+    square (what every batch of the explorer and its examples is), no normalization."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+    return [size], [size], InterpolationMode.BILINEAR, (0.0,) * channels, (1.0,) * channels
 
 
 def _preset(weights: Any, size: int, channels: int, default: tuple | None = None) -> tuple:

@@ -68,7 +68,7 @@ def render_every_kernel(model: torch.nn.Module, layers) -> int:
         weight = adapter.weight(model, name)
         assert weight is not None, name
         weight = weight.detach().float().numpy()
-        if weight.ndim == 5:  # Conv3d: the middle depth slice, as the Kernels tab shows
+        if weight.ndim == 5:  # Conv3d: the middle time slice (the Kernels tab draws them all)
             weight = weight[:, :, weight.shape[2] // 2]
         picture = render.kernels(weight)
         assert picture.dtype == np.uint8 and picture.ndim == 3 and min(picture.shape[:2]) > 0, name

@@ -19,6 +19,10 @@ check (every variable bit-identical, ``trainable`` flags, no wrapped ``call`` le
 ``FEATVIZ_SWEEP=full`` the five of the issue's list (ResNet50, VGG16, MobileNetV2, EfficientNetB0,
 ConvNeXtTiny).
 
+Detection and segmentation (``tests/sweep_detection.py``): every builder of
+``torchvision.models.detection`` / ``.segmentation``, random weights, the same path, Predictions
+showing boxes or a mask; without ``FEATVIZ_SWEEP=full`` one of each.
+
 Which models run: ``FEATVIZ_SWEEP=full`` runs every builder of ``torchvision.models.list_models``
 (about 6 minutes wall clock on the shared 2-core machine, under 2 minutes of CPU; peak memory about
 9 GB, from the 600M-parameter regnet_y_128gf / vit_h_14 plus the state snapshots) and every model of
@@ -50,6 +54,16 @@ from sweep import (
     image,
     survey_and_draw,
     write_coverage,
+)
+from sweep_detection import (
+    DETECTION_MODELS,
+    DETECTION_SECTION,
+    SEGMENTATION_MODELS,
+    SEGMENTATION_SECTION,
+    cover_detection,
+    cover_segmentation,
+    detection_row,
+    segmentation_row,
 )
 from zoo import HF, KERAS, KERAS_APPLICATIONS, KERAS_EXCLUDED, TIMM
 
@@ -264,6 +278,16 @@ def test_keras_application(name: str) -> None:
     KERAS_SECTION.run(Row(name, case.fast, case.side, case.why), cover)
 
 
+@pytest.mark.parametrize("name", DETECTION_MODELS)
+def test_detection_model(name: str) -> None:
+    DETECTION_SECTION.run(detection_row(name), lambda: cover_detection(name))
+
+
+@pytest.mark.parametrize("name", SEGMENTATION_MODELS)
+def test_segmentation_model(name: str) -> None:
+    SEGMENTATION_SECTION.run(segmentation_row(name), lambda: cover_segmentation(name))
+
+
 def test_every_keras_application_is_swept_or_excluded() -> None:
     import keras
 
@@ -290,7 +314,10 @@ def _coverage_table():
     target = os.environ.get("FEATVIZ_COVERAGE_MD")
     if target:
         write_coverage(
-            Path(target), _header(), [TORCHVISION, TIMM_SECTION, HF_SECTION, KERAS_SECTION]
+            Path(target),
+            _header(),
+            [TORCHVISION, TIMM_SECTION, HF_SECTION, KERAS_SECTION]
+            + [DETECTION_SECTION, SEGMENTATION_SECTION],
         )
 
 

@@ -283,9 +283,9 @@ def test_overlay_kernels_layers_and_predictions_tabs(tiny) -> None:
     assert kernels.png() is None
 
     ex.tab = "Layers"
-    table = ex.tabs["Layers"].html.value
-    assert table.count("<tr") == len(ex.activations) + 1  # every call of every module + header
-    assert relu in table
+    table = ex.tabs["Layers"].table  # rows as data: [key, layer, type, output, params]
+    assert len(table.rows) == len(ex.activations)  # every call of every module
+    assert table.row_keys() == list(ex.activations) and table.selected == relu
     ex.tab = "Predictions"
     assert "%" in ex.tabs["Predictions"].html.value
     ex.tab = "Feature maps"
@@ -358,8 +358,11 @@ def test_conv1d_signals_and_conv3d_video_render() -> None:
         ex.tab = "Kernels"
         assert ex.tabs["Kernels"].png() is not None and ex.error is None
         ex.tab, ex.channel = "Feature maps", None
-    ex.layer, ex.channel = "conv3d", 2  # [5, 3, 30, 30]: channel 2 as a row of 3 frames
-    assert _feature_image(ex).shape[1] > 2 * _feature_image(ex).shape[0]
+    ex.layer, ex.channel = "conv3d", 2  # [5, 3, 30, 30]: channel 2's chosen time step, large
+    assert _feature_image(ex).shape[0] == _feature_image(ex).shape[1]
+    assert "time step 1 of 3" in ex.tabs["Feature maps"].caption.value
+    ex.frame = 2
+    assert "time step 3 of 3" in ex.tabs["Feature maps"].caption.value
     _unchanged(model, before)
 
 
@@ -678,7 +681,7 @@ def test_close_closes_every_widget_the_explorer_built() -> None:
     ex = LayerExplorer(make_tiny_cnn(), CAT, size=32)
     created = {key: _instances[key] for key in set(_instances) - before}
     kinds = {type(widget).__name__ for widget in created.values()}
-    assert len(created) > 100 and {"Layout", "SliderStyle", "Image", "Dropdown"} <= kinds
+    assert len(created) > 100 and {"Layout", "SliderStyle", "Picture", "Dropdown"} <= kinds
     ex.close()
     assert [type(x).__name__ for x in created.values() if x.comm is not None] == []
     assert not set(_instances) & set(created)

@@ -15,7 +15,8 @@ outputs, feeds inputs in the model's layout and reads kernels in torch's layout.
 Submodules: ``adapters`` (torch, keras), ``_capture`` (list_layers, list_nodes, capture, survey,
 survey_nodes), ``_context`` (Capture), ``_recorder`` (the one hook mechanism and the
 output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
-declares), ``owner`` (ModelOwner), ``budget`` (the memory budget),
+declares, the image list a detection model takes), ``_outputs`` (what an output holds: class
+scores, detected boxes, a segmentation), ``owner`` (ModelOwner), ``budget`` (the memory budget),
 ``receptive`` (how much of the image a layer sees).
 
 Examples
@@ -41,6 +42,7 @@ from ._capture import (
 )
 from ._context import Capture
 from ._facts import class_scores
+from ._outputs import Detections, detections, output_kind, segmentation_scores
 from ._recorder import CaptureKey, base_name, parse_key
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
@@ -51,6 +53,7 @@ __all__ = [
     "BudgetCache",
     "Capture",
     "CaptureKey",
+    "Detections",
     "LayerInfo",
     "ModelBusy",
     "ModelOwner",
@@ -60,6 +63,7 @@ __all__ = [
     "capture",
     "check_model",
     "class_scores",
+    "detections",
     "input_channels",
     "list_layers",
     "list_nodes",
@@ -67,10 +71,12 @@ __all__ = [
     "memory_in_use",
     "model_device",
     "model_dtype",
+    "output_kind",
     "owner_for",
     "parse_key",
     "preserved_state",
     "receptive_field",
+    "segmentation_scores",
     "set_memory_budget",
     "survey",
     "survey_nodes",

@@ -132,8 +132,8 @@ def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Su
         # prepended, so a model's own hook that edits an output in place cannot change our view
         with adapter.watch(model, names, recorder.record, prepend=True):
             _run(model, lambda: adapter.forward(model, x), what, x)
-    if x.dim() == 4:  # a whole forward ran at this image size: the owner needs no probe for it
-        owner.ran_at(tuple(x.shape[-2:]))
+    if x.dim() in (4, 5):  # a whole forward ran at this image (clip) size: no probe needed for it
+        owner.ran_at(tuple(x.shape[-3:]) if x.dim() == 5 else tuple(x.shape[-2:]))
     return Survey(recorder.shapes, recorder.calls, recorder.output)
 
 

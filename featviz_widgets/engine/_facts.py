@@ -17,11 +17,19 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 
-__all__ = ["class_names", "class_scores", "declared_input_size", "says_fixed_size"]
+__all__ = [
+    "ImageListInput",
+    "class_names",
+    "class_scores",
+    "declared_input_size",
+    "image_list_input",
+    "says_fixed_size",
+]
 
 
 def declared_input_size(model: nn.Module) -> tuple[int, int] | None:
@@ -125,3 +133,47 @@ def pair(size: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
     if isinstance(size, int):
         return size, size
     return int(size[-2]), int(size[-1])
+
+
+@dataclass(frozen=True)
+class ImageListInput:
+    """How a model that takes a list of ``[C, H, W]`` 0..1 images prepares them itself.
+
+    torchvision's detection models (Faster R-CNN, RetinaNet, FCOS, SSD, Mask and Keypoint R-CNN)
+    normalize and resize inside their ``transform``: featviz feeds them unnormalized pixels, one
+    list item per batch image, and never normalizes them first.
+
+    Attributes
+    ----------
+    mean, std : what the model's transform normalizes the pixels with.
+    side : the short side the transform resizes every image to (``min_size``; SSD's fixed size).
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    side: int
+
+
+def image_list_input(model: nn.Module) -> ImageListInput | None:
+    """The :class:`ImageListInput` of a model whose ``transform`` is torchvision's
+    ``GeneralizedRCNNTransform`` (or a subclass: read by class name, nothing imported), else None.
+
+    Examples
+    --------
+    >>> from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+    >>> image_list_input(ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None))
+    ImageListInput(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), side=320)
+    >>> image_list_input(nn.Conv2d(3, 4, 3)) is None
+    True
+    """
+    transform = getattr(model, "transform", None)
+    if not any(cls.__name__ == "GeneralizedRCNNTransform" for cls in type(transform).__mro__):
+        return None
+    fixed = getattr(transform, "fixed_size", None)
+    sizes = transform.min_size  # a tuple: training picks one at random, eval uses the last
+    side = min(fixed) if is_size(fixed) else sizes[-1] if isinstance(sizes, tuple | list) else sizes
+    return ImageListInput(
+        mean=tuple(float(v) for v in transform.image_mean),
+        std=tuple(float(v) for v in transform.image_std),
+        side=int(side),
+    )

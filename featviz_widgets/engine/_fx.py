@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import Tensor, fx, nn
+from torch.nn.modules.conv import _ConvNd
+from torch.nn.modules.pooling import _AvgPoolNd, _MaxPoolNd
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from .owner import owner_for
@@ -139,10 +141,20 @@ def module_graph(model: nn.Module) -> tuple[fx.Graph, dict[str, nn.Module]]:
     For graph arithmetic (receptive fields); raises TraceError when torch.fx cannot trace it.
     """
     try:
-        graph = fx.symbolic_trace(model).graph
+        graph = _WindowTracer().trace(model)
     except Exception as error:  # any tracing failure, whatever its type
         raise _trace_error(model, error) from error
     return graph, dict(model.named_modules())
+
+
+class _WindowTracer(fx.Tracer):
+    """torch.fx's tracer, with every convolution and pooling a leaf, also when it is a subclass
+    defined outside ``torch.nn`` (torchvision's video ``Conv3DSimple``): traced through, it would
+    be a bare ``conv3d`` call whose kernel the receptive-field walk cannot read."""
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        windows = (_ConvNd, _MaxPoolNd, _AvgPoolNd)
+        return isinstance(module, windows) or super().is_leaf_module(module, qualified_name)
 
 
 def fold_batch_norms(model: nn.Module) -> nn.Module:

@@ -40,6 +40,11 @@ from .adapters import Adapter, adapter_for
 
 __all__ = ["ModelBusy", "ModelOwner", "owner_for"]
 
+# Clip lengths the owner tries, shortest first, when it looks for the frames a video model takes:
+# 4 frames is the shortest clip that still has a time axis after a temporal stride of 2 or 4;
+# 16 is what MViT (exactly) and S3D (at least 13, its last pool) need.
+CLIP_FRAMES = (4, 8, 16, 32)
+
 # How long a widget action waits for a background job's current step before it gives up
 # and tells the user the model is busy (library calls from a script wait without limit).
 WIDGET_WAIT_S = 10.0
@@ -115,7 +120,9 @@ class ModelOwner:
         self.adapter: Adapter = adapter_for(model)
         self.job: str | None = None
         self._lock = _FairLock()
-        self._sizes: dict[tuple[int, int], str | None] = {}  # size run or probed -> why rejected
+        # (height, width) of an image, (frames, height, width) of a clip, run or probed -> why
+        # it was rejected (None: accepted)
+        self._sizes: dict[tuple[int, ...], str | None] = {}
         # Facts about the model computed once by other engine modules (receptive fields, by
         # layer and input size): they live as long as the model, here.
         self.memo: dict[tuple, object] = {}
@@ -174,6 +181,29 @@ class ModelOwner:
     def input_channels(self) -> int | None:
         return self.adapter.input_channels(self.model)
 
+    @property
+    def takes_clips(self) -> bool:
+        """Whether the model's input is a clip ``[N, C, T, H, W]`` (its stem is a Conv3d)."""
+        return self.adapter.input_dims(self.model) == 3
+
+    def clip_frames(self, size: tuple[int, int]) -> int | None:
+        """The fewest frames of :data:`CLIP_FRAMES` the model runs on at (height, width) ``size``,
+        or None when it runs on none of them (one cached probe per length until one runs)."""
+        seen = sorted(k[0] for k, why in self._sizes.items() if why is None and k[1:] == size)
+        for frames in CLIP_FRAMES:
+            if seen and seen[0] <= frames:  # a clip this short already ran at this size
+                return seen[0]
+            key = (frames, *size)
+            if key not in self._sizes:
+                self._probe(key, torch.zeros(1, self.input_channels or 3, *key))
+            if self._sizes[key] is None:
+                return frames
+        return None
+
+    def clip_refusal(self, size: tuple[int, int]) -> str | None:
+        """Why the model refused the longest clip :meth:`clip_frames` tried at ``size``."""
+        return self._sizes.get((CLIP_FRAMES[-1], *size))
+
     def fixed_input_size(self) -> tuple[int, int] | None:
         """The one (height, width) the model accepts, or None when it does not say it takes one.
 
@@ -189,36 +219,54 @@ class ModelOwner:
         claim = self.adapter.says_fixed_size(self.model)
         if claim is None:
             return None
-        seen = [hw for hw, why in self._sizes.items() if why is None]
+        seen = [hw for hw, why in self._sizes.items() if why is None and len(hw) == 2]
         if seen:
             return seen[0]
         if claim not in self._sizes:
             self._probe(claim, torch.zeros(1, self.input_channels or 3, *claim))
         return claim if self._sizes[claim] is None else None
 
+    def preferred_side(self) -> int | None:
+        """The side of the square image to show the model, or None when it says none.
+
+        The model's fixed square size (:meth:`fixed_input_size`); for a model that resizes its
+        own inputs (torchvision detection), the short side it resizes to, so that the picture
+        shown is the one the model works on.
+        """
+        fixed = self.fixed_input_size()
+        if fixed is not None:
+            return fixed[0] if fixed[0] == fixed[1] else None
+        own = self.adapter.image_list_input(self.model)
+        return own.side if own is not None else None
+
     def class_names(self) -> list[str] | None:
         """Class names the model carries (``config.id2label``, timm's ``label_names``), or None."""
         return self.adapter.class_names(self.model)
 
     def ran_at(self, size: tuple[int, ...]) -> None:
-        """Note that a forward at this (height, width) just succeeded (no probe needed for it)."""
-        if len(size) == 2:
-            self._sizes.setdefault((int(size[0]), int(size[1])), None)
+        """Note that a forward at this (height, width), or a clip of (frames, height, width),
+        just succeeded (no probe needed for it)."""
+        if len(size) in (2, 3):
+            self._sizes.setdefault(tuple(int(s) for s in size), None)
 
     def accepts(self, size: int | tuple[int, int], example: Tensor) -> str | None:
         """None when the model runs on ``example`` resized to ``size``, else why not (cached).
 
-        One no-grad forward per size, under the lock; the model's state is restored after.
+        One no-grad forward per size, under the lock; the model's state is restored after. A
+        clip ``[N, C, T, H, W]`` keeps its frames: each is resized.
         """
         hw = _facts.pair(size)
         if tuple(example.shape[-2:]) == hw:
             return None
-        if hw not in self._sizes:
-            x = F.interpolate(example.float(), size=hw, mode="bilinear", align_corners=False)
-            self._probe(hw, x)
-        return self._sizes[hw]
+        clip = example.dim() == 5
+        key = (int(example.shape[2]), *hw) if clip else hw
+        if key not in self._sizes:
+            mode = "trilinear" if clip else "bilinear"
+            x = F.interpolate(example.float(), size=key, mode=mode, align_corners=False)
+            self._probe(key, x)
+        return self._sizes[key]
 
-    def _probe(self, hw: tuple[int, int], x: Tensor) -> str | None:
+    def _probe(self, hw: tuple[int, ...], x: Tensor) -> str | None:
         """Run ``x`` once (no grad, eval, state restored); cache and return why it failed."""
         with self.using(), torch.no_grad():
             self.adapter.to_eval(self.model)

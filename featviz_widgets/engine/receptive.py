@@ -37,10 +37,12 @@ from .owner import owner_for, to_eval
 
 __all__ = ["ReceptiveField", "receptive_field"]
 
-_WINDOWS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool2d, nn.AvgPool2d)
+_WINDOWS = (
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool2d, nn.AvgPool2d, nn.MaxPool3d, nn.AvgPool3d,
+)  # fmt: skip
 # Modules and functions that keep every position where it is (per-pixel maps, joins).
 _LOCAL_MODULES = (
-    nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid,
+    nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid,
     nn.Sigmoid, nn.Identity, nn.Dropout, nn.LeakyReLU, nn.GroupNorm, nn.LayerNorm, nn.ELU,
 )  # fmt: skip
 _LOCAL_FUNCTIONS = {
@@ -132,9 +134,11 @@ def _probe(model: nn.Module, layer: str, hw: tuple[int, int], channel_axis: int)
         raise ValueError(f"{layer!r} is not a module of {type(model).__name__}")
     with owner.using(), torch.enable_grad():
         adapter.freeze(model)  # restored by the owner; only the input needs a gradient
-        # A seeded random image: a flat one would leave ReLUs all on or all off.
+        # A seeded random image (a clip of the fewest frames the model takes, for a video
+        # model): a flat one would leave ReLUs all on or all off.
+        frames = (owner.clip_frames(hw) or 1,) if owner.takes_clips else ()
         noise = torch.randn(
-            (1, owner.input_channels or 3, *hw), generator=torch.Generator().manual_seed(0)
+            (1, owner.input_channels or 3, *frames, *hw), generator=torch.Generator().manual_seed(0)
         )
         x = noise.to(owner.device, owner.dtype).requires_grad_(True)
         found: list[Tensor] = []
@@ -152,7 +156,7 @@ def _probe(model: nn.Module, layer: str, hw: tuple[int, int], channel_axis: int)
         if not unit.requires_grad:
             raise ValueError(f"layer {layer!r} does not depend on the input pixels")
         (grad,) = torch.autograd.grad(unit, x)
-    seen = grad.abs().sum(dim=(0, 1)) > 0
+    seen = grad.abs().sum(dim=tuple(range(grad.dim() - 2))) > 0  # over batch, channels, frames
     rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
     if len(rows) == 0:
         return (0, 0)

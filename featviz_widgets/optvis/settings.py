@@ -71,6 +71,9 @@ class MaximizeSettings:
         Images for an Objective target; None = the objective's ``batch_size``.
     transforms : tuple of callables or None
         Robustness transforms; None takes the preset's, ``()`` disables them.
+    frames : int or None
+        Frames of the clip optimized for a video model (a Conv3d stem); None: the fewest the
+        model runs on (4, 8, 16 or 32, found by one cached probe each). Images ignore it.
 
     Examples
     --------
@@ -86,6 +89,7 @@ class MaximizeSettings:
     preview_every: int = 8
     batch: int | None = None
     transforms: tuple[Transform, ...] | None = None
+    frames: int | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -96,6 +100,10 @@ class MaximizeSettings:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.frames is not None and (
+            isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1
+        ):
+            raise ValueError(f"frames must be an int >= 1 (frames of a clip), got {self.frames!r}")
         if self.batch is not None and self.batch < 1:
             raise ValueError(f"batch must be >= 1, got {self.batch!r}")
         if self.transforms is not None:
@@ -108,10 +116,13 @@ class MaximizeResult:
 
     images: one uint8 ``[H, W, 3]`` array per optimized image (in target order), ``settings.size``
     square; history: the objective value at every step taken (the sum over images for a list of
-    channels); cancelled: whether ``cancel`` stopped the run; steps: steps taken.
+    channels); cancelled: whether ``cancel`` stopped the run; steps: steps taken. For a video
+    model each image is its clip's frames in a row, and ``frames`` holds each clip as uint8
+    ``[T, H, W, 3]`` (None for images).
     """
 
     images: list[np.ndarray]
     history: list[float]
     cancelled: bool
     steps: int
+    frames: list[np.ndarray] | None = None

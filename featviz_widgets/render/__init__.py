@@ -1,18 +1,29 @@
 """Rendering: NumPy activations and weights in, uint8 images and PNG bytes out.
 
 Imports NumPy, PIL and matplotlib's colormap registry only (no figures, no torch). Split by job:
-``_norm`` (normalize), ``_color`` (lookup tables), ``_grid`` (channel grids, single maps, frames, picture sheets),
-``_maps`` (aggregate, overlay, strips), ``_kernels`` (weights), ``_stats`` (ranking), ``_encode`` (PNG/JPEG).
+``_norm`` (normalize), ``_color`` (lookup tables), ``_geometry`` (layouts, tile rectangles),
+``_grid`` (channel grids, single maps, frames, picture sheets), ``_maps`` (aggregate, overlay,
+strips), ``_kernels`` (weights), ``_stats`` (ranking), ``_encode`` (PNG/JPEG), ``_annotate``
+(box outlines and label masks on a photo: detection and segmentation predictions, no text).
 
 Typical use: ``to_png(grid(acts, cols=16))``; in a widget, ``grid_png(...)`` is the same picture, faster.
 """
 
 from __future__ import annotations
 
+from ._annotate import distinct_colors, draw_boxes, label_overlay, label_shares
 from ._color import NAN_COLOR, PAD_COLOR, colorize, colormap_lut
 from ._encode import to_jpeg, to_png
-from ._grid import GridLayout, frames, grid, grid_layout, grid_png, single, tile_rgb
-from ._kernels import kernels
+from ._geometry import (
+    GridLayout,
+    grid_layout,
+    sheet_layout,
+    single_layout,
+    strip_boxes,
+    tile_boxes,
+)
+from ._grid import frames, grid, grid_png, single, tile_rgb
+from ._kernels import kernel_boxes, kernels
 from ._maps import AGGREGATES, aggregate, overlay, vector_strip
 from ._norm import NORMALIZATIONS, normalize
 from ._stats import STATS, channel_stats, top_k
@@ -28,14 +39,23 @@ __all__ = [
     "channel_stats",
     "colorize",
     "colormap_lut",
+    "distinct_colors",
+    "draw_boxes",
     "frames",
     "grid",
     "grid_layout",
     "grid_png",
+    "kernel_boxes",
     "kernels",
+    "label_overlay",
+    "label_shares",
     "normalize",
     "overlay",
+    "sheet_layout",
     "single",
+    "single_layout",
+    "strip_boxes",
+    "tile_boxes",
     "tile_rgb",
     "to_jpeg",
     "to_png",

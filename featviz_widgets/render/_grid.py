@@ -3,13 +3,12 @@
 The pipeline is separable so a widget can redo only what changed: ``normalize`` (statistics, once per
 layer and mode) -> ``grid(x01, norm=None, ...)`` (quantize, tile, one lookup-table ``np.take``).
 ``tile_rgb`` lays out ready-made RGB pictures (optimized images, overlays) with the same tiling core.
+Where the tiles go (``GridLayout``, ``grid_layout``) lives in ``_geometry``, shared with the widgets.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -17,109 +16,11 @@ from PIL import Image
 
 from ._color import _palette, _quantize
 from ._encode import _save_png
+from ._geometry import GridLayout, _check_int, grid_layout, sheet_layout, single_layout
 from ._norm import _check_mode, _normalize
 
 # palette PNGs hold 256 colours: 254 colormap levels, the NaN marker and the separator
 _PNG_LEVELS = 254
-
-
-@dataclass(frozen=True)
-class GridLayout:
-    """Geometry of a channel grid.
-
-    ``tile_h``/``tile_w`` are the drawn tile size: the map times ``scale`` (nearest-neighbour upscaling of
-    small maps), or divided by ``step`` (box-averaged downscaling, only to stay under ``max_pixels``).
-    Channels ``start .. start + count - 1`` are drawn row by row; the last row may be partial.
-    """
-
-    rows: int
-    cols: int
-    tile_h: int
-    tile_w: int
-    pad: int
-    scale: int
-    start: int
-    count: int
-    step: int = 1
-
-    @property
-    def height(self) -> int:
-        """Image height: ``rows * tile_h + (rows - 1) * pad``."""
-        return self.rows * self.tile_h + (self.rows - 1) * self.pad
-
-    @property
-    def width(self) -> int:
-        """Image width: ``cols * tile_w + (cols - 1) * pad``."""
-        return self.cols * self.tile_w + (self.cols - 1) * self.pad
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _area(rows: int, cols: int, tile_h: int, tile_w: int, pad: int) -> int:
-    return (rows * tile_h + (rows - 1) * pad) * (cols * tile_w + (cols - 1) * pad)
-
-
-def grid_layout(
-    n_channels: int,
-    h: int,
-    w: int,
-    cols: int,
-    *,
-    start: int = 0,
-    count: int | None = None,
-    pad: int = 1,
-    min_tile: int = 32,
-    max_pixels: int = 4_000_000,
-) -> GridLayout:
-    """Plan a grid of ``count`` maps of ``h x w`` starting at channel ``start``.
-
-    ``count=None`` draws every channel from ``start``; a page running past the end is cut short, and
-    ``cols`` shrinks to ``count`` when there are fewer maps than columns. Maps smaller than ``min_tile``
-    are upscaled by the integer factor ``ceil(min_tile / max(h, w))``. Pixel budget: when the image would
-    exceed ``max_pixels``, the upscale factor is lowered first, then tiles are box-downscaled by an
-    integer ``step``; every requested channel is always drawn (page with ``start``/``count`` for fewer).
-
-    Examples
-    --------
-    >>> grid_layout(2048, 7, 7, 16, count=256)
-    GridLayout(rows=16, cols=16, tile_h=35, tile_w=35, pad=1, scale=5, start=0, count=256, step=1)
-    """
-    n_channels = _check_int("n_channels", n_channels, 1)
-    h, w = _check_int("h", h, 1), _check_int("w", w, 1)
-    cols, pad = _check_int("cols", cols, 1), _check_int("pad", pad, 0)
-    min_tile, max_pixels = (
-        _check_int("min_tile", min_tile, 1),
-        _check_int("max_pixels", max_pixels, 1),
-    )
-    start = _check_int("start", start, 0)
-    if start >= n_channels:
-        raise ValueError(f"start={start} is past the last channel ({n_channels - 1})")
-    count = (
-        n_channels - start
-        if count is None
-        else min(_check_int("count", count, 1), n_channels - start)
-    )
-    cols = min(cols, count)
-    rows = -(-count // cols)
-    scale = max(1, -(-min_tile // max(h, w)))
-    while scale > 1 and _area(rows, cols, h * scale, w * scale, pad) > max_pixels:
-        scale -= 1
-    step = 1
-    while _area(rows, cols, -(-h // step), -(-w // step), pad) > max_pixels:
-        if step >= max(h, w):
-            raise ValueError(
-                f"{count} tiles do not fit in max_pixels={max_pixels} even at one pixel each; "
-                "draw fewer with count= (paging) or raise max_pixels"
-            )
-        step += 1
-    tile_h, tile_w = (h * scale, w * scale) if step == 1 else (-(-h // step), -(-w // step))
-    return GridLayout(rows, cols, tile_h, tile_w, pad, scale, start, count, step)
 
 
 def _as_maps(acts: np.ndarray) -> np.ndarray:
@@ -228,9 +129,7 @@ def tile_rgb(images: Sequence[np.ndarray] | np.ndarray, cols: int, pad: int = 2)
             f"tile_rgb needs pictures of one size and dtype: {first.dtype} {first.shape} and "
             f"{odd.dtype} {odd.shape}; resize them first"
         )
-    n, (h, w) = len(pictures), first.shape[:2]
-    cols, pad = min(_check_int("cols", cols, 1), n), _check_int("pad", pad, 0)
-    layout = GridLayout(-(-n // cols), cols, h, w, pad, scale=1, start=0, count=n)
+    layout = sheet_layout(len(pictures), *first.shape[:2], cols, pad)
     return np.ascontiguousarray(_tile(np.stack(pictures), layout, fill=255))
 
 
@@ -336,11 +235,7 @@ def single(
         raise ValueError(
             f"single expects one map [H, W], got shape {array.shape}; pick a channel: acts[c]"
         )
-    size = _check_int("size", size, 1)
-    h, w = array.shape
-    scale, step = max(1, size // max(h, w)), max(1, math.ceil(max(h, w) / size))
-    tile_h, tile_w = (h * scale, w * scale) if step == 1 else (-(-h // step), -(-w // step))
-    layout = GridLayout(1, 1, tile_h, tile_w, 0, scale, 0, 1, step)
+    layout = single_layout(*array.shape, size)
     acts = _as_maps(array[None])
     return np.take(_palette(cmap, 256), _indexed(acts, layout, norm, 256), axis=0)
 

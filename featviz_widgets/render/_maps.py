@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from ._color import _palette, _quantize, colorize
+from ._geometry import strip_cells
 from ._grid import _as_maps, _check_int
 from ._norm import _check_mode, _normalize
 
@@ -102,9 +103,8 @@ def vector_strip(
     _check_mode(norm)
     n = array.size
     index = _quantize(_normalize(array[None], norm, array[None])[0], 256)
-    rows, per_row = -(-n // wrap), min(n, wrap)
+    rows, per_row, cell_w = strip_cells(n, wrap)
     cells = np.full(rows * per_row, 257, dtype=index.dtype)  # 257: the separator / empty colour
     cells[:n] = index
-    cell_w = max(1, 256 // per_row)
     image = np.repeat(np.repeat(cells.reshape(rows, per_row), height, axis=0), cell_w, axis=1)
     return np.take(_palette(cmap, 256), image, axis=0)

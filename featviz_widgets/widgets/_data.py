@@ -45,6 +45,8 @@ from featviz_widgets.engine import (
     survey_nodes,
 )
 from featviz_widgets.engine import owner as model_owner
+from featviz_widgets.widgets._frames import clip_refused
+from featviz_widgets.widgets._strings import EN, hint, text
 from featviz_widgets.widgets._views import ChannelStats, LayerEntry, LayerView
 
 # At most this share of the memory budget goes to layers captured ahead of the user's clicks.
@@ -65,8 +67,9 @@ class ExplorerData:
     model : nn.Module
         Any PyTorch model; never modified (hooks removed, modes and flags restored).
     img : Any
-        Anything :func:`featviz_widgets.inputs.load_image` accepts.
-    weights, labels, layers, device, size, preprocess
+        Anything :func:`featviz_widgets.inputs.load_image` accepts, or a clip for a video model
+        (:func:`featviz_widgets.inputs.prepare_clip`).
+    weights, labels, layers, device, size, preprocess, clip
         As for :class:`~featviz_widgets.widgets.LayerExplorer`.
 
     Attributes
@@ -87,11 +90,13 @@ class ExplorerData:
         device: str | torch.device | None = None,
         size: int | None = None,
         preprocess: Any = None,
+        clip: bool | None = None,
     ) -> None:
         self.model = check_model(model)
         self.owner = owner_for(model)
         self.weights = weights
         self.preprocess = preprocess
+        self.clip = clip
         self._input_note: str | None = None
         self.size = _input_side(self.owner, size)
         self.device = _check_device(self.owner.device, device)
@@ -115,10 +120,16 @@ class ExplorerData:
         On failure nothing changes: the explorer keeps showing the last good image.
         """
         prepared = inputs.prepare_image(
-            img, self.model, weights=self.weights, size=self.size, preprocess=self.preprocess
-        )
-        with self.using():
-            found = survey(self.model, prepared.batch)
+            img, self.model, weights=self.weights, size=self.size, preprocess=self.preprocess,
+            clip=self.clip,
+        )  # fmt: skip
+        try:
+            with self.using():
+                found = survey(self.model, prepared.batch)
+        except RuntimeError as error:
+            if prepared.frames is None:
+                raise
+            raise clip_refused(self.owner, prepared.batch, error) from error
         shapes = found.shapes
         if self.restrict is not None:
             wanted = set(self.restrict)
@@ -141,6 +152,12 @@ class ExplorerData:
         """(height, width) of the model-ready image, a size the model is known to accept."""
         height, width = self.prepared.batch.shape[-2:]
         return int(height), int(width)
+
+    @property
+    def frame_count(self) -> int | None:
+        """How many frames the input clip has (what the Frame control counts); None: an image."""
+        frames = self.prepared.frames
+        return None if frames is None else int(frames.shape[0])
 
     def close(self) -> None:
         """Free every activation this explorer keeps in the budget."""
@@ -257,9 +274,9 @@ class ExplorerData:
         """The channel ranking of ``key``."""
         return self.entries([key])[key].stats
 
-    def summary(self, key: str) -> str:
+    def summary(self, key: str, lang: str = "en") -> str:
         """The min/max/mean/zeros caption of ``key``'s displayed values (maps or vector)."""
-        return self.entries([key])[key].summary
+        return self.entries([key])[key].summary(lang)
 
     def tensor(self, key: str) -> torch.Tensor:
         """The captured tensor of a module or node key, batch first (KeyError when unknown)."""
@@ -270,10 +287,10 @@ class ExplorerData:
         info = self._info(key)
         return self.owner.adapter.layer(self.model, info.name) if info is not None else None
 
-    def layer_type(self, key: str) -> str:
+    def layer_type(self, key: str, lang: str = "en") -> str:
         """The class name of the layer behind a key ("graph node" for FX functional nodes)."""
         info = self._info(key)
-        return info.type if info is not None else "graph node"
+        return info.type if info is not None else text(lang, "graph_node")
 
     def weight(self, key: str) -> torch.Tensor | None:
         """The layer's weight as torch lays it out (``[out, in, kh, kw]``; Linear/Dense
@@ -281,13 +298,17 @@ class ExplorerData:
         info = self._info(key)
         return self.owner.adapter.weight(self.model, info.name) if info is not None else None
 
-    def input_note(self) -> str:
+    def input_note(self, lang: str = "en") -> str:
         """How the image was scaled when that is unusual ("pixels scaled to [0, 1] (no
         preprocess=)", "preprocess=...resnet.preprocess_input"), else ""."""
         if self._input_note is None:
             self._input_note = inputs.preprocessing(
                 self.model, weights=self.weights, size=self.size, preprocess=self.preprocess
             ).caption()
+        # inputs words its caption in English (library text); the one sentence is worded here,
+        # a preprocess= function name is code and stays as it is
+        if self._input_note == EN["input_unit_scale"]:
+            return text(lang, "input_unit_scale")
         return self._input_note
 
     # -- names and errors ------------------------------------------------------------------
@@ -296,12 +317,12 @@ class ExplorerData:
         nodes = [*(self.node_shapes or ()), *(self._nodes or ())]
         return list(dict.fromkeys([*self.shapes, *nodes, *self.infos]))
 
-    def unknown_layer_error(self, name: object) -> ValueError:
+    def unknown_layer_error(self, name: object, lang: str = "en") -> ValueError:
         """The ValueError for a layer that is not in the explorer, with close matches."""
         if not isinstance(name, str):
-            return ValueError(f"layer must be a string, got {type(name).__name__}")
-        hint = did_you_mean(name, self.all_names())
-        return ValueError(f"unknown layer {name!r}.{hint} See ex.layers for every name.")
+            return ValueError(text(lang, "err_layer_type", kind=type(name).__name__))
+        close = hint(lang, name, self.all_names())
+        return ValueError(text(lang, "err_unknown_layer", name=name, hint=close))
 
     # -- predictions -----------------------------------------------------------------------
     def class_vector(self) -> np.ndarray | None:
@@ -311,10 +332,11 @@ class ExplorerData:
             return out[0].detach().to("cpu", torch.float64).numpy()
         return None
 
-    def class_name(self, index: int) -> str:
+    def class_name(self, index: int, lang: str = "en") -> str:
+        """The name of class ``index`` (from ``labels=`` / ``weights``), else "class 7"."""
         if self.categories is not None and index < len(self.categories):
             return str(self.categories[index])
-        return f"class {index}"
+        return text(lang, "class_index", index=index)
 
 
 class Activations(Mapping[str, torch.Tensor]):
@@ -362,11 +384,11 @@ def _check_device(model_dev: torch.device, device: str | torch.device | None) ->
 
 
 def _input_side(owner: model_owner.ModelOwner, size: int | None) -> int:
-    """``size``, else the side of the square input the model declares, else 224."""
+    """``size``, else the side the model prefers (its square input size, or the short side a
+    detection model resizes to), else 224."""
     if size is not None:
         return size
-    fixed = owner.fixed_input_size()
-    return fixed[0] if fixed is not None and fixed[0] == fixed[1] else 224
+    return owner.preferred_side() or 224
 
 
 def _categories(weights: Any, labels: Sequence[str] | None) -> list[str] | None:

@@ -32,10 +32,12 @@ from featviz_widgets.examples.fingerprint import fingerprint, images_digest, mod
 from featviz_widgets.examples.sources import Source, Stream, open_source
 from featviz_widgets.inputs import preprocessing
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._strings import text
 
 CACHE_ENV = "FEATVIZ_CACHE_DIR"
 BATCH_BYTES = 256 * 2**20  # one batch's captured outputs stay under this (then 1..32 images)
 MAX_BATCH = 32
+ROW_PAD = 2  # px between the pictures of a row (render.tile_rgb's white separators)
 PICTURES_KEPT = 64  # prepared dataset pictures kept for redraws (a grid page, a top-k row)
 
 
@@ -49,19 +51,20 @@ class DatasetExamples:
     """The explorer's dataset: pictures for display, fingerprints, cached and new results.
 
     ``dataset`` is anything ``top_examples`` accepts as ``images``; a one-pass iterable is read
-    into memory once (the tab shows its images again). TypeError / ValueError name ``dataset=``.
+    into memory once (the tab shows its images again). TypeError / ValueError name ``dataset=``
+    (in ``lang``; the reason the sources give stays the library's English).
     """
 
-    def __init__(self, data: ExplorerData, dataset: Any) -> None:
+    def __init__(self, data: ExplorerData, dataset: Any, lang: str = "en") -> None:
         try:
             source = open_source(dataset)
         except (TypeError, ValueError) as error:
-            raise type(error)(f"dataset=: {error}") from None
+            raise type(error)(text(lang, "err_dataset", error=error)) from None
         if isinstance(source, Stream):
             source = source.materialize()
             dataset = [source.item(i) for i in range(len(source))]
         if len(source) == 0:
-            raise ValueError("dataset=: no images in it")
+            raise ValueError(text(lang, "err_dataset_empty"))
         self.data = data
         self.images = dataset
         self.source: Source = source
@@ -224,7 +227,7 @@ def blank(side: int) -> np.ndarray:
 
 
 def row_png(tiles: Sequence[np.ndarray], cols: int) -> bytes:
-    return render.to_png(render.tile_rgb(list(tiles), cols=cols))
+    return render.to_png(render.tile_rgb(list(tiles), cols=cols, pad=ROW_PAD))
 
 
 def overlay_tile(picture: np.ndarray, heat: np.ndarray | None, side: int, cmap: str) -> np.ndarray:

@@ -21,8 +21,10 @@ from featviz_widgets.inputs import normalization
 from featviz_widgets.optvis import objectives
 from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._strings import text
 
 DISPLAY_MIN = 256  # px: results smaller than this are shown enlarged by an integer factor
+SHEET_PAD = 2  # px between the pictures of a sheet (render.tile_rgb's white separators)
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,20 @@ class Job:
     reason: str = ""
     strongest: bool = False
 
-    def target(self) -> str:
+    def target(self, lang: str = "en") -> str:
         """What is maximized, e.g. ``features.3 channel 7``."""
         if self.mode == "class":
-            return f"class {self.channels[0]} (model output)"
+            return text(lang, "job_class", index=self.channels[0])
         if len(self.channels) == 1:
-            return f"{self.layer} channel {self.channels[0]}"
-        return f"{self.layer} channels {self.channels[0]}-{self.channels[-1]}"
+            return text(lang, "job_channel", layer=self.layer, channel=self.channels[0])
+        first, last = self.channels[0], self.channels[-1]
+        return text(lang, "job_channels", layer=self.layer, first=first, last=last)
 
-    def describe(self) -> str:
-        what = self.target() + (" (strongest on this image)" if self.strongest else "")
-        return f"{what} · {self.steps} steps · {self.size}px · {self.preset} · seed {self.seed}"
+    def describe(self, lang: str = "en") -> str:
+        """The target and the settings, e.g. ``conv1 channel 3 · 64 steps · 128px · lucid · seed 0``."""
+        what = self.target(lang) + (text(lang, "job_strongest") if self.strongest else "")
+        return text(lang, "job_describe", what=what, steps=self.steps, size=self.size,
+                    preset=self.preset, seed=self.seed)  # fmt: skip
 
 
 def candidates(data: ExplorerData) -> tuple[list[str], dict[str, int]]:
@@ -183,10 +188,20 @@ def sheet(images: Any) -> np.ndarray:
     if isinstance(images, np.ndarray) and images.ndim == 3:
         return images
     pictures = list(images)
-    return render.tile_rgb(pictures, cols=int(np.ceil(np.sqrt(len(pictures)))))
+    return render.tile_rgb(pictures, cols=sheet_cols(len(pictures)), pad=SHEET_PAD)
+
+
+def sheet_cols(count: int) -> int:
+    """Pictures per row of a sheet of ``count`` (a square-ish sheet)."""
+    return int(np.ceil(np.sqrt(count)))
+
+
+def enlarge_factor(shape: tuple[int, ...]) -> int:
+    """The integer factor :func:`enlarged` applies to a picture of ``shape`` (1: none)."""
+    return max(1, DISPLAY_MIN // max(shape[:2]))
 
 
 def enlarged(picture: np.ndarray) -> np.ndarray:
     """Small pictures (64-128 px) enlarged with crisp pixels rather than shown thumbnail-size."""
-    scale = max(1, DISPLAY_MIN // max(picture.shape[:2]))
+    scale = enlarge_factor(picture.shape)
     return picture if scale == 1 else picture.repeat(scale, axis=0).repeat(scale, axis=1)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from featviz_widgets._text import did_you_mean, shape_label
+from featviz_widgets._text import shape_label
+from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._strings import hint, text
 from featviz_widgets.widgets._views import ChannelStats, LayerView
 
 MAX_PAGE = 256  # channels per grid page at most: wider layers (512-2048 channels) page through
+MAX_COLUMNS = 64
 GRID, SUM = "grid", "sum"
+FILTERS = ("conv", "all", "nodes")  # convolution outputs, every module call, torch.fx nodes
+ORDERS = ("index", "strongest")
 
 
 def layer_label(key: str, shape: Sequence[int]) -> str:
@@ -17,13 +22,19 @@ def layer_label(key: str, shape: Sequence[int]) -> str:
 
 
 def channel_options(
-    view: LayerView, stats: ChannelStats, order: str
+    view: LayerView, stats: ChannelStats, order: str, lang: str = "en"
 ) -> list[tuple[str, int | str]]:
-    """Grid, sum, then every channel with its mean (a unit's value), by index or strongest first."""
+    """Grid, sum, then every channel with its mean (a unit's value), by index or strongest first.
+
+    The labels are in ``lang`` (``widgets/_strings.py``); the values are what ``ex.channel`` takes.
+    """
     channels = stats.strongest if order == "strongest" else range(view.channels)
-    word = "value" if view.kind == "vector" else "mean"
-    options: list[tuple[str, int | str]] = [("all channels (grid)", GRID), ("sum of channels", SUM)]
-    options += [(f"{c}  {word} {stats.means[c]:.3g}", int(c)) for c in channels]
+    word = "option_value" if view.kind == "vector" else "option_mean"
+    options: list[tuple[str, int | str]] = [
+        (text(lang, "option_grid"), GRID),
+        (text(lang, "option_sum"), SUM),
+    ]
+    options += [(text(lang, word, channel=int(c), value=stats.means[c]), int(c)) for c in channels]
     return options
 
 
@@ -37,28 +48,82 @@ def page_size(view: LayerView) -> int:
     return max(1, -(-view.channels // page_count(view)))
 
 
-def bounded_int_error(name: str, value: object, low: int, high: int) -> ValueError | None:
+def bounded_int_error(
+    name: str, value: object, low: int, high: int, lang: str = "en"
+) -> ValueError | None:
     """The ValueError for a value that is not an int in [low, high] (None when it is)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+        return ValueError(text(lang, "err_bounded", name=name, low=low, high=high, value=value))
     return None
 
 
-def channel_error(value: object, channels: int, layer: str) -> ValueError | None:
+def channel_error(value: object, channels: int, layer: str, lang: str = "en") -> ValueError | None:
     """The ValueError for a channel that is not None, "sum" or an index of ``layer``."""
     if value in (None, GRID, SUM):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < channels:
-        return ValueError(
-            f"channel must be None (grid), 'sum' or an int in [0, {channels}) for {layer}, "
-            f"got {value!r}"
-        )
+        return ValueError(text(lang, "err_channel", channels=channels, layer=layer, value=value))
     return None
 
 
-def choice_error(name: str, value: object, choices: Sequence[str]) -> ValueError | None:
+def choice_error(
+    name: str, value: object, choices: Sequence[str], lang: str = "en"
+) -> ValueError | None:
     """The ValueError for a value outside ``choices``, with close matches."""
     if value in choices:
         return None
-    hint = did_you_mean(str(value), choices)
-    return ValueError(f"unknown {name} {value!r}; choose one of {tuple(choices)}.{hint}")
+    close = hint(lang, str(value), choices)
+    return ValueError(
+        text(lang, "err_choice", name=name, value=value, choices=tuple(choices), hint=close)
+    )
+
+
+def frame_count(view: LayerView) -> int:
+    """Frames of a video layer (``frames`` is ``[C, T, H, W]``); 1 for every other layer."""
+    return 1 if view.frames is None else int(view.frames.shape[1])
+
+
+def frame_error(value: object, frames: int, layer: str, lang: str = "en") -> ValueError | None:
+    """The ValueError for a frame that is not an int in [0, frames) of ``layer`` (None if it is)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < frames:
+        key = "err_frame_flat" if frames == 1 else "err_frame"  # a layer without a time axis
+        return ValueError(text(lang, key, frames=frames, layer=layer, value=value))
+    return None
+
+
+# -- which layers a filter lists ------------------------------------------------------------
+def keys_for(data: ExplorerData, kind: str, lang: str = "en") -> list[str]:
+    """The capture keys the Layer dropdown lists under filter ``kind`` (ValueError when none)."""
+    keys = data.load_nodes() if kind == "nodes" else data.module_keys(convs_only=kind == "conv")
+    if not keys:
+        raise ValueError(text(lang, "err_no_layers", kind=kind))
+    return keys
+
+
+def filter_for(data: ExplorerData, name: object, lang: str = "en") -> str:
+    """The filter that lists layer ``name`` ("all" or "nodes"); ValueError naming the problem."""
+    if not isinstance(name, str):
+        raise data.unknown_layer_error(name, lang)
+    if name in data.shapes:
+        return "all"
+    if _is_node(data, name):
+        return "nodes"
+    raise _layer_error(data, name, lang)
+
+
+def _is_node(data: ExplorerData, name: str) -> bool:
+    if name in data.infos:
+        return False  # a module that did not run is not rescued by the graph listing
+    try:  # the trace alone answers; the node capture runs only for a real node
+        return name in data.node_names()
+    except ValueError:
+        return False  # an untraceable model has module names only
+
+
+def _layer_error(data: ExplorerData, name: str, lang: str) -> ValueError:
+    info = data.infos.get(name)
+    if info is not None and data.restrict is not None:
+        return ValueError(text(lang, "err_not_in_layers", name=name))
+    if info is not None:
+        return ValueError(text(lang, "err_never_ran", name=name, kind=info.type))
+    return data.unknown_layer_error(name, lang)

@@ -14,6 +14,7 @@ import torch
 
 from featviz_widgets import layout, render
 from featviz_widgets._text import shape_label
+from featviz_widgets.widgets._strings import text
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,9 @@ class LayerView:
 
     ``kind`` is ``"maps"`` (``maps`` is ``[C, H, W]``), ``"vector"`` (``vector`` is ``[N]``, one
     value per unit) or ``"none"`` (nothing sensible to draw; ``note`` says why). ``frames`` keeps
-    ``[C, T, H, W]`` for 3-D convolutions, whose ``maps`` are the mean over time.
+    ``[C, T, H, W]`` for 3-D convolutions, whose ``maps`` are the mean over time. ``note_key``
+    names how the tensor was read (a ``_strings`` key, "" when plainly) and ``aside`` counts the
+    tokens set aside (class token, registers): :meth:`note` words both in a language.
     """
 
     key: str
@@ -31,7 +34,8 @@ class LayerView:
     maps: np.ndarray | None = None
     vector: np.ndarray | None = None
     frames: np.ndarray | None = None
-    note: str = ""
+    note_key: str = ""
+    aside: int = 0
 
     @property
     def channels(self) -> int:
@@ -45,18 +49,28 @@ class LayerView:
         """Shape without the batch dimension, e.g. ``128x28x28``."""
         return shape_label(self.shape[1:])
 
+    def note(self, lang: str = "en") -> str:
+        """How the tensor was read, in ``lang`` ("channels-last layout (class token set aside)")."""
+        note = text(lang, self.note_key) if self.note_key else ""
+        if self.aside == 1:
+            note += text(lang, "note_class_token")
+        elif self.aside > 1:
+            note += text(lang, "note_class_tokens", extra=self.aside - 1)
+        return note
+
     def arrays(self) -> list[np.ndarray]:
         """The NumPy arrays the view holds (for counting its memory)."""
         return [a for a in (self.maps, self.vector, self.frames) if a is not None]
 
 
+# layout.to_channel_maps's reading -> its note in the string tables
 _NOTES = {
-    "channels_last": "channels-last layout",
-    "tokens": "tokens as a grid",
-    "windows": "attention windows re-assembled",
-    "grid_windows": "grid-attention windows re-assembled",
-    "image": "shown as one map",
-    "folded": "leading axes folded into channels",
+    "channels_last": "note_channels_last",
+    "tokens": "note_tokens",
+    "windows": "note_windows",
+    "grid_windows": "note_grid_windows",
+    "image": "note_image",
+    "folded": "note_folded",
 }
 
 
@@ -79,20 +93,20 @@ def interpret(key: str, tensor: torch.Tensor, hint: str | None = None) -> LayerV
     """
     shape = tuple(int(s) for s in tensor.shape)
     if tensor.dim() < 2 or tensor.numel() == 0:
-        return LayerView(key, shape, "none", note="no channels to show (scalar or empty output)")
+        return LayerView(key, shape, "none", note_key="note_empty")
     arr = tensor.detach()[0].to("cpu", torch.float32).numpy()
     read = layout.to_channel_maps(arr, hint=hint)
     note = _NOTES.get(read.layout, "")
-    if read.prefix_tokens is not None:
-        extra = len(read.prefix_tokens) - 1  # registers, a distillation token
-        note += f" (class token{f' and {extra} more tokens' if extra else ''} set aside)"
+    # the class token, then registers or a distillation token
+    aside = 0 if read.prefix_tokens is None else len(read.prefix_tokens)
     if read.kind == "vector":
-        return LayerView(key, shape, "vector", vector=read.maps, note=note)
+        return LayerView(key, shape, "vector", vector=read.maps, note_key=note, aside=aside)
     if read.kind == "video":
         frames = np.ascontiguousarray(read.maps)
         return LayerView(key, shape, "maps", maps=frames.mean(axis=1), frames=frames,
-                         note="mean over time")  # fmt: skip
-    return LayerView(key, shape, "maps", maps=np.ascontiguousarray(read.maps), note=note)
+                         note_key="note_video")  # fmt: skip
+    maps = np.ascontiguousarray(read.maps)
+    return LayerView(key, shape, "maps", maps=maps, note_key=note, aside=aside)
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,13 @@ def channel_stats(view: LayerView) -> ChannelStats:
     return ChannelStats(means=means, strongest=order)
 
 
-def summary(values: np.ndarray) -> str:
-    """min / max / mean / % zeros of an array, as one caption line."""
+def summary(values: np.ndarray, lang: str = "en") -> str:
+    """min / max / mean / % zeros of an array, as one caption line in ``lang``."""
+    return summary_text(summary_numbers(values), lang)
+
+
+def summary_numbers(values: np.ndarray) -> dict[str, float] | None:
+    """min, max and mean of the finite values, and the % of exact zeros (None: none finite)."""
     values = np.atleast_1d(np.asarray(values))
     lo, hi = values.min(), values.max()
     if np.isfinite(lo) and np.isfinite(hi):  # NaN and inf reach min or max: all finite, no mask
@@ -124,14 +143,18 @@ def summary(values: np.ndarray) -> str:
     else:
         finite = values[np.isfinite(values)]
         if finite.size == 0:
-            return "no finite values"
+            return None
         lo, hi = finite.min(), finite.max()
     zeros = 100.0 * float(np.count_nonzero(values == 0)) / values.size
-    mean = finite.mean(dtype=np.float64)
-    return f"min {lo:.3g} · max {hi:.3g} · mean {mean:.3g} · {zeros:.1f}% zeros"
+    return {"low": lo, "high": hi, "mean": finite.mean(dtype=np.float64), "zeros": zeros}
 
 
-# Per-channel statistics: a float64 mean and an int64 rank per channel, plus the caption string.
+def summary_text(numbers: dict[str, float] | None, lang: str = "en") -> str:
+    """The caption line of :func:`summary_numbers` in ``lang``."""
+    return text(lang, "no_finite") if numbers is None else text(lang, "summary", **numbers)
+
+
+# Per-channel statistics: a float64 mean and an int64 rank per channel, plus the caption's numbers.
 _STATS_BYTES_PER_CHANNEL = 16
 _CAPTION_BYTES = 256
 
@@ -139,17 +162,19 @@ _CAPTION_BYTES = 256
 class LayerEntry:
     """One captured layer as the memory budget keeps it: tensor, view, statistics, caption.
 
-    The statistics and the caption are computed on first use and kept with the entry, so an
-    evicted layer takes them along and a recaptured one computes them again.
+    The statistics and the caption's numbers are computed on first use and kept with the entry,
+    so an evicted layer takes them along and a recaptured one computes them again. The numbers,
+    not the words, are kept: each explorer words them in its own language.
     """
 
-    __slots__ = ("_stats", "_summary", "tensor", "view")
+    __slots__ = ("_stats", "_summarized", "_summary", "tensor", "view")
 
     def __init__(self, key: str, tensor: torch.Tensor, hint: str | None) -> None:
         self.tensor = tensor
         self.view = interpret(key, tensor, hint)
         self._stats: ChannelStats | None = None
-        self._summary: str | None = None
+        self._summary: dict[str, float] | None = None
+        self._summarized = False
 
     @property
     def stats(self) -> ChannelStats:
@@ -157,13 +182,15 @@ class LayerEntry:
             self._stats = channel_stats(self.view)
         return self._stats
 
-    @property
-    def summary(self) -> str:
-        if self._summary is None:
-            view = self.view
-            values = view.maps if view.maps is not None else view.vector
-            self._summary = "nothing to summarize" if values is None else summary(values)
-        return self._summary
+    def summary(self, lang: str = "en") -> str:
+        """min / max / mean / % zeros of the displayed values (maps or vector), in ``lang``."""
+        view = self.view
+        values = view.maps if view.maps is not None else view.vector
+        if values is None:
+            return text(lang, "nothing_to_summarize")
+        if not self._summarized:
+            self._summary, self._summarized = summary_numbers(values), True
+        return summary_text(self._summary, lang)
 
     @property
     def nbytes(self) -> int:

@@ -2,19 +2,21 @@
 
 The constructor surveys every layer's shape in one forward, captures only the layer it shows
 first (a stop-early forward) and builds the controls and the tabs (from the ``tabs.TABS``
-registry). Every control change goes through ``_render``, which redraws only the visible tab and
-only if its inputs changed. A layer's activations are captured the first time it is shown and
-kept under the process-wide memory budget; one that was evicted is captured again when shown.
-Errors (including "Maximize is running" when a job holds the model) are shown in the widget and
-raised.
+registry). The selection (``layer``, ``channel``, ``columns``, ``tab``...) is a set of traitlets on
+the explorer, so ``ex.observe(f, "channel")`` and ``ipywidgets.link`` work on it. Each trait
+validates in its ``@validate`` handler; one observer (``_on_selection``) reacts to every change,
+moves the control and renders once through ``_render``, which redraws only the visible tab and
+only if its inputs changed. A click on a control sets the trait (``_controls.py``), so the browser
+and Python take one path. A layer's activations are captured the first time it is shown and kept
+under the process-wide memory budget; one that was evicted is captured again when shown. Errors
+(including "Maximize is running" when a job holds the model) are shown in the widget and raised.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +24,15 @@ import ipywidgets as w
 import torch
 from torch import nn
 
-from featviz_widgets._text import did_you_mean
-from featviz_widgets.widgets._controls import ControlPanel, widget_tree
-from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._mirror import ControlMirror
-from featviz_widgets.widgets._options import (
-    GRID,
-    channel_error,
-    channel_options,
-    layer_label,
-    page_count,
-    page_size,
-)
+from featviz_widgets.widgets._controls import widget_tree
+from featviz_widgets.widgets._data import Activations, ExplorerData
+from featviz_widgets.widgets._options import GRID, page_size
+from featviz_widgets.widgets._state import SelectionState
+from featviz_widgets.widgets._strings import check_lang, hint, text
 from featviz_widgets.widgets.tabs import MaximizeTab, Selection, Tab, TabContext, build_tabs
 
 
-class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
+class LayerExplorer(SelectionState):
     """Explore a model's layers on one image: feature maps, overlay, kernels, maximize, predictions.
 
     Parameters
@@ -70,9 +65,23 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         A Keras-style preprocessing function of a ``[1, H, W, C]`` array of 0..255 pixels
         (``keras.applications.resnet.preprocess_input``), instead of a normalization. A Keras
         model without it gets pixels scaled to [0, 1] (said in the caption).
+    clip : bool, optional
+        Whether ``img`` is a clip for a video model (a Conv3d stem): None decides from its form
+        (a ``(T, H, W, 3)`` array, a list of frames or a ``(1, C, T, H, W)`` tensor is a clip); a
+        4-D tensor ``(C, T, H, W)`` needs ``clip=True`` (it could be a ``(1, C, H, W)`` image).
+    lang : {"en", "zh"}, optional
+        Language of every label, tooltip, caption and message the widget shows: ``"en"``
+        (default) or ``"zh"`` (Simplified Chinese). Kept as ``ex.lang``.
 
     Notes
     -----
+    The selection is traitlets (Python-side only, not synced to the browser): observe them,
+    ``ipywidgets.link`` them between explorers (``link((a, "channel"), (b, "channel"))``), set
+    them (``ex.channel = 5``). A bad value raises ValueError or TypeError, is shown in the widget
+    and leaves the trait as it was; a linked explorer that refuses a value raises from the
+    assignment that reached it. ``tab`` is the English tab title (``"Kernels"``); setting it also
+    accepts the tab's registry name (``"kernels"``) or the title shown in ``lang``.
+
     Activations are kept under one memory budget shared by every explorer in the process
     (``featviz_widgets.engine.set_memory_budget``, default 512 MiB); a layer evicted from it is
     captured again (one forward that stops after it) when it is shown again.
@@ -81,6 +90,7 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
     --------
     >>> ex = LayerExplorer(torchvision.models.resnet18(), "cat.jpg")  # doctest: +SKIP
     >>> ex.layer = "layer2.0.conv1"; ex.channel = 5; ex.columns = 16  # doctest: +SKIP
+    >>> ex.observe(lambda change: print(change["new"]), "channel")  # doctest: +SKIP
     """
 
     def __init__(
@@ -95,9 +105,12 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         size: int | None = None,
         dataset: Any = None,
         preprocess: Any = None,
+        lang: str = "en",
+        clip: bool | None = None,
     ) -> None:
         super().__init__()
         self._dataset = dataset
+        self._lang = check_lang(lang)
         try:
             self._data = ExplorerData(
                 model,
@@ -108,6 +121,7 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
                 device=device,
                 size=size,
                 preprocess=preprocess,
+                clip=clip,
             )
             self._build()
         except BaseException:
@@ -116,123 +130,67 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
 
     # -- construction ----------------------------------------------------------------------
     def _build(self) -> None:
-        self._hold = 0
-        self._syncing = False
+        self._hold = self._auto = 0
         self._keys: list[str] = []
+        self._pages = self._frames = 1
         self._image_id = 0
         self._error: str | None = None
         self._build_controls()
         self._build_tabs()
+        self._bind_controls(self._tab)
         self.children = [self._control_box(), self._message, self._tab]
         with self._batch():
-            self._fill_layers(self._default_filter())
+            self.tab = self._titles[0]
+            self.filter = "conv" if self._data.module_keys(convs_only=True) else "all"
         self.add_class("featviz-explorer")
 
     def _build_tabs(self) -> None:
         ctx = TabContext(self._data, self._selection, self._render, dataset=self._dataset,
-                         listed=lambda: list(self._keys), select=self._select)  # fmt: skip
+                         listed=lambda: list(self._keys), select=self._select,
+                         lang=self._lang)  # fmt: skip
         self._tabs = build_tabs(ctx)
         tabs = list(self._tabs.values())
-        self._tab = w.Tab(children=[t.widget for t in tabs], titles=[t.title for t in tabs])
-        self._tab.observe(lambda _: self._render(), "selected_index")
+        self._titles = [t.title for t in tabs]
+        shown = [text(self._lang, f"tab_{t.name}") for t in tabs]  # the titles in ``lang``
+        self._tab_names: dict[str, str] = {}  # title, registry name or shown title -> title
+        for tab, label in zip(tabs, shown, strict=True):
+            self._tab_names.update({tab.title: tab.title, tab.name: tab.title, label: tab.title})
+        self._tab = w.Tab(children=[t.widget for t in tabs], titles=shown)
         self._tab.add_class("featviz-tabs")
         for tab in tabs:
             tab.widget.add_class(f"featviz-tab-{tab.title.lower().replace(' ', '-')}")
 
-    def _default_filter(self) -> str:
-        return "conv" if self._data.module_keys(convs_only=True) else "all"
+    def _tab_index(self, title: str) -> int:
+        return self._titles.index(title)
 
-    # -- the one render path ---------------------------------------------------------------
-    @contextmanager
-    def _batch(self) -> Iterator[None]:
-        """Update several controls, then render once (never once per control)."""
-        self._hold += 1
-        try:
-            yield
-        finally:
-            self._hold -= 1
-        self._render()
+    def _tab_title(self, index: int | None) -> str:
+        return self._titles[index or 0]
 
     def _selection(self) -> Selection:
         return Selection(
-            layer=self._layer.value,
-            channel=self._channel.value,
-            columns=int(self._columns.value),
-            page=int(self._page.value) - 1,
-            page_size=page_size(self._data.view(self._layer.value)),
-            normalization=self._norm.value,
-            colormap=self._cmap.value,
-            order=self._order.value,
+            layer=self.layer,
+            channel=GRID if self.channel is None else self.channel,
+            columns=self.columns,
+            page=self.page - 1,
+            page_size=page_size(self._data.view(self.layer)),
+            normalization=self.normalization,
+            colormap=self.colormap,
+            order=self.order,
             image_id=self._image_id,
+            frame=self.frame,
+            time_view=self.time_view,
         )
 
-    def _select(self, **changes: Any) -> None:
-        """Move the selection as the controls would (``layer`` first, then the rest, one render)."""
-        with self._batch():
-            if "layer" in changes:
-                self.layer = changes.pop("layer")
-            for name, value in changes.items():
-                setattr(self, name, value)
-
     def _visible_tab(self) -> Tab:
-        return list(self._tabs.values())[self._tab.selected_index or 0]
+        return list(self._tabs.values())[self._tab_index(self.tab)]
 
     def _render(self) -> None:
         """Redraw the visible tab; show and raise any error."""
-        if self._hold or self._layer.value is None:
+        if self._hold or self.layer is None:
             return
         with self._showing_errors():
             self._visible_tab().update(self._selection())
         self._clear_error()
-
-    @contextmanager
-    def _showing_errors(self) -> Iterator[None]:
-        """Show an error of the block in the widget, then let it propagate to the caller."""
-        try:
-            yield
-        except Exception as error:
-            self._show_error(error)
-            raise
-
-    def _show_error(self, error: BaseException) -> None:
-        self._error = f"{type(error).__name__}: {error}"
-        self._message.value = (
-            "<div style='color:#b00020;border-left:3px solid #b00020;padding:4px 8px'>"
-            f"{html.escape(self._error)}</div>"
-        )
-
-    def _clear_error(self) -> None:
-        self._error = None
-        self._message.value = ""
-
-    def _check(self, error: Exception | None) -> None:
-        """Fail with ``error`` unless it is None (the validators return, never raise)."""
-        if error is not None:
-            self._fail(error)
-
-    def _fail(self, error: Exception) -> None:
-        """Show a programmatic-call error in the widget, then raise it."""
-        self._show_error(error)
-        raise error
-
-    # -- observers -------------------------------------------------------------------------
-    def _on_filter(self, change: dict) -> None:
-        if not self._syncing:
-            self._fill_layers(change["new"], previous=change["old"])
-
-    def _on_layer(self, change: dict) -> None:
-        if change["new"] is not None and not self._syncing:
-            for tab in self._tabs.values():
-                tab.layer_picked(change["new"])
-            with self._batch():
-                self._fill_channels(previous=change["old"])
-
-    def _on_order(self, change: dict) -> None:
-        with self._batch():
-            self._fill_channels()
-
-    def _on_view(self, change: dict) -> None:
-        self._render()
 
     def _on_export(self, _: Any) -> None:
         png = self._visible_png()
@@ -240,74 +198,8 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         link = base64.b64encode(png).decode("ascii")
         self._download.value = (
             f"<a download='{html.escape(name)}' href='data:image/png;base64,{link}'>"
-            f"download {html.escape(name)}</a>"
+            f"{html.escape(text(self._lang, 'download', name=name))}</a>"
         )
-
-    # -- option lists ----------------------------------------------------------------------
-    def _keys_for(self, kind: str) -> list[str]:
-        data = self._data
-        if kind == "nodes":
-            return data.load_nodes()
-        return data.module_keys(convs_only=kind == "conv")
-
-    def _fill_layers(self, kind: str, previous: str | None = None) -> None:
-        """List the layers of one filter, keeping the current layer when it is listed.
-
-        The layer to show is captured before any control moves, so a failure (an untraceable
-        model, a busy model) leaves the explorer as it was.
-        """
-        current = self._layer.value
-        try:
-            keys = self._keys_for(kind)
-            if not keys:
-                raise ValueError(f"no layers to list under {kind!r}")
-            layer = current if current in keys else keys[0]
-            self._data.stats(layer)
-        except Exception as error:
-            if previous is not None:
-                self._set_quietly(self._filter, previous)
-            self._fail(error)
-        with self._batch():
-            self._set_quietly(self._filter, kind)
-            self._keys = keys
-            options = [(layer_label(k, self._data.shape(k)), k) for k in keys]
-            self._set_quietly(self._layer, layer, options=options)
-            self._fill_channels()
-
-    def _set_quietly(self, control: w.ValueWidget, value: Any, options: Any = None) -> None:
-        """Move a control (and its options) without re-entering its observer."""
-        self._syncing = True
-        try:
-            if options is not None:
-                control.options = options
-            control.value = value
-        finally:
-            self._syncing = False
-
-    def _fill_channels(self, previous: str | None = None) -> None:
-        """Channel options for the current layer in the chosen order; keep the choice if valid.
-
-        ``previous`` is the layer shown before: when the new one cannot be captured (the model
-        is busy), the dropdown goes back to it and the error is shown and raised.
-        """
-        layer = self._layer.value
-        try:
-            # A layer change that needs a forward also keeps the other listed layers (budget
-            # permitting), so the next changes draw from memory.
-            entry = self._data.entries([layer], prefetch=self._keys)[layer]
-            view, stats = entry.view, entry.stats
-        except Exception as error:
-            if previous is not None and previous in self._keys:
-                self._set_quietly(self._layer, previous)
-            self._fail(error)
-        current = self._channel.value
-        self._channel.options = channel_options(view, stats, self._order.value)
-        keep = current is not None and channel_error(current, view.channels, view.key) is None
-        self._channel.value = current if keep else GRID
-        pages = page_count(view)
-        self._page.max = pages
-        self._page.value = min(self._page.value, pages)
-        self._page.layout.display = None if pages > 1 else "none"
 
     # -- images and runs ------------------------------------------------------------------
     def set_image(self, img: Any) -> None:
@@ -323,10 +215,10 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
         try:
             self._data.set_image(img)
         except Exception as error:
-            self._fail(error)
+            self._fail(error, "error_image")
         self._image_id += 1
         with self._batch():
-            self._fill_layers(self._filter.value)  # graph nodes are surveyed again on the way
+            self._relist()  # graph nodes are surveyed again on the way
 
     def _stop_jobs(self) -> None:
         # Never called inside owner.using(): a job needs the model to reach its cancel check.
@@ -362,6 +254,32 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
             widget.close()
         super().close()
 
+    # -- read-only views -------------------------------------------------------------------
+    @property
+    def layers(self) -> list[str]:
+        """Every layer the Layer dropdown can show under the current filter."""
+        return list(self._keys)
+
+    @property
+    def activations(self) -> Mapping[str, torch.Tensor]:
+        """Every module output on the image: key -> tensor (batch first), in execution order.
+
+        A read-only mapping: listing the keys costs nothing (they come from the shapes survey);
+        reading a value captures that layer (one forward that stops after it) unless the
+        explorer still keeps it under the memory budget.
+        """
+        return Activations(self._data)
+
+    @property
+    def error(self) -> str | None:
+        """The message the widget shows for the last failed action (None when all is well)."""
+        return self._error
+
+    @property
+    def lang(self) -> str:
+        """The language the widget speaks (``lang=``): ``"en"`` or ``"zh"``."""
+        return self._lang
+
     @property
     def tabs(self) -> dict[str, Tab]:
         """The tab objects by title (each has ``widget``, and ``image`` where it shows one)."""
@@ -370,8 +288,9 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
     def tab_object(self, name: str) -> Tab:
         """The tab registered as ``name`` ("maps", "overlay", "kernels", "maximize"...)."""
         if name not in self._tabs:
-            hint = did_you_mean(str(name), self._tabs)
-            raise ValueError(f"no tab named {name!r}; choose one of {tuple(self._tabs)}.{hint}")
+            close = hint(self._lang, str(name), self._tabs)
+            choices = tuple(self._tabs)
+            raise ValueError(text(self._lang, "err_no_tab", name=name, choices=choices, hint=close))
         return self._tabs[name]
 
     @property
@@ -386,7 +305,7 @@ class LayerExplorer(ControlMirror, ControlPanel, w.VBox):
             maps.update(self._selection())
             png = maps.png()
         if png is None:
-            self._fail(ValueError(f"{self.layer} has no picture to save"))
+            self._fail(ValueError(text(self._lang, "err_no_picture", layer=self.layer)))
         return png
 
     def _channel_slug(self) -> str:

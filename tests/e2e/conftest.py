@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_harness import REPO, BrowserMissing, Server, copy_notebooks, jupyter_lab, launch_browser
+from lab_harness import (
+    FRONT_ENDS,
+    REPO,
+    BrowserMissing,
+    Server,
+    copy_notebooks,
+    jupyter_server,
+    launch_browser,
+)
 
 SCREENSHOTS = REPO / "tests" / "e2e" / "screenshots"
 
@@ -37,10 +45,32 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "front_ends(*names): run only in these front ends (default: all FRONT_ENDS)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``front_end`` runs once per front end (``lab``, ``notebook7``).
+
+    Module scope: pytest groups a module's tests by front end, so each module starts one server
+    and one page per front end. ``@pytest.mark.front_ends("lab")`` narrows a test to some of them.
+    """
+    if "front_end" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("front_ends")
+    names = marker.args if marker else FRONT_ENDS
+    unknown = set(names) - set(FRONT_ENDS)
+    if unknown:
+        raise ValueError(f"unknown front ends {sorted(unknown)}; choose from {FRONT_ENDS}")
+    metafunc.parametrize("front_end", names, scope="module")
+
+
 @pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """JupyterLab over a temp copy of the quickstart notebook (the repo's copy stays output-free)."""
-    base = tmp_path_factory.mktemp("lab")
+def quickstart_server(front_end: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JupyterLab or Notebook 7 over a temp copy of the quickstart (the repo's stays output-free)."""
+    base = tmp_path_factory.mktemp(front_end)
     root = copy_notebooks(base / "root", ["01_quickstart.ipynb"])
-    with jupyter_lab(root, base / "state") as server:
+    with jupyter_server(front_end, root, base / "state") as server:
         yield server

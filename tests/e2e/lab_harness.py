@@ -1,7 +1,8 @@
 """Shared machinery for the real-browser tests and ``benchmarks/browser_latency.py``.
 
-Starts JupyterLab / Voila on loopback with project-local state, launches Debian's chromium through
-Playwright, and drives ipywidgets in the page. Kept free of pytest so the benchmark can import it.
+Starts JupyterLab, Notebook 7 or Voila on loopback with project-local state and launches Debian's
+chromium through Playwright (``lab_page`` drives the page). Kept free of pytest so the benchmark
+can import it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOOPBACK = "127.0.0.1"
+NOTEBOOK7_LAB_EXTENSION = "@jupyter-notebook/lab-extension"
 # Jupyter refuses to run as root without this; CI containers and this machine run as root.
 _ROOT_FLAG = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
 
@@ -45,12 +47,24 @@ class BrowserMissing(RuntimeError):
     """Raised when chromium is absent and cannot be installed here."""
 
 
+def has_cjk_font() -> bool:
+    """Whether fontconfig knows a font with Chinese glyphs (else lang="zh" pages show tofu boxes)."""
+    try:
+        found = subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return bool(found.stdout.strip())
+
+
 def ensure_chromium() -> str:
-    """Return the chromium path, installing it with ``scripts/ensure_browser.sh`` when possible.
+    """Return the chromium path, installing it and a CJK font with ``scripts/ensure_browser.sh``
+    when either is missing and that is possible.
 
     Raises ``BrowserMissing`` (never skips: CI must not pass by skipping) with the script's output.
     """
-    if os.access(CHROMIUM, os.X_OK):
+    if os.access(CHROMIUM, os.X_OK) and has_cjk_font():
         return CHROMIUM
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / "ensure_browser.sh")],
@@ -58,9 +72,9 @@ def ensure_chromium() -> str:
         text=True,
         env={**os.environ, "CHROMIUM": CHROMIUM},
     )
-    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
+    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK) or not has_cjk_font():
         raise BrowserMissing(
-            f"chromium not available at {CHROMIUM} (CI={os.environ.get('CI', '')!r}); "
+            f"chromium at {CHROMIUM} or a CJK font missing (CI={os.environ.get('CI', '')!r}); "
             f"scripts/ensure_browser.sh said:\n{proc.stdout}\n{proc.stderr}"
         )
     return CHROMIUM
@@ -80,11 +94,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def isolated_env(state: Path) -> dict[str, str]:
+def isolated_env(state: Path, code_root: Path = REPO) -> dict[str, str]:
     """Environment for a server whose config, runtime and settings live under ``state``.
 
     Kernelspecs and lab extensions still come from the venv (sys.prefix is on the Jupyter path);
-    the user's ~/.jupyter, ~/.ipython and saved workspaces are kept out.
+    the user's ~/.jupyter, ~/.ipython and saved workspaces are kept out. Kernels import
+    ``featviz_widgets`` from ``code_root`` (another tree: the latency benchmark's baseline).
     """
     env = dict(os.environ)
     for var, sub in [
@@ -100,7 +115,7 @@ def isolated_env(state: Path) -> dict[str, str]:
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env["TORCH_HOME"] = os.environ.get("TORCH_HOME", str(REPO / ".torch_home"))
     # The kernel must import this checkout even when the venv lacks the editable install.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code_root), env.get("PYTHONPATH")]))
     # Two cores: keep the kernel from oversubscribing them while the browser paints.
     env.setdefault("OMP_NUM_THREADS", "2")
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
@@ -157,12 +172,20 @@ def _wait_ready(server: Server, path: str, any_status: bool, timeout: float) -> 
 
 
 @contextlib.contextmanager
-def _serve(cmd: list[str], cwd: Path, state: Path, port: int, ready: str, timeout: float):
+def _serve(
+    cmd: list[str],
+    cwd: Path,
+    state: Path,
+    port: int,
+    ready: str,
+    timeout: float,
+    code_root: Path = REPO,
+):
     state.mkdir(parents=True, exist_ok=True)
     log = state / f"server-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=isolated_env(state), stdout=out, stderr=subprocess.STDOUT,
+            cmd, cwd=cwd, env=isolated_env(state, code_root), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     server = Server(url=f"http://{LOOPBACK}:{port}", proc=proc, log=log)
@@ -173,24 +196,48 @@ def _serve(cmd: list[str], cwd: Path, state: Path, port: int, ready: str, timeou
         server.stop()
 
 
-@contextlib.contextmanager
-def jupyter_lab(root: Path, state: Path, timeout: float = 90) -> Iterator[Server]:
-    """Run ``jupyter lab`` serving ``root`` on a free loopback port without token or password."""
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "jupyter"), "lab", "--no-browser", f"--port={port}",
-        f"--ServerApp.ip={LOOPBACK}", "--IdentityProvider.token=", "--ServerApp.password=",
-        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+FRONT_ENDS = ("lab", "notebook7")  # the two front ends the notebook tests run in
+
+
+def _jupyter_cmd(front_end: str, root: Path, port: int) -> list[str]:
+    """``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on loopback, no token or password."""
+    app = {"lab": "LabApp", "notebook7": "JupyterNotebookApp"}[front_end]
+    return [
+        str(VENV_BIN / "jupyter"), "lab" if front_end == "lab" else "notebook", "--no-browser",
+        f"--port={port}", f"--ServerApp.ip={LOOPBACK}", "--IdentityProvider.token=",
+        "--ServerApp.password=", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
         # Nothing may reach the internet: no news feed, update check or PyPI extension listing.
+        # Notebook 7 loads the jupyterlab server extension too, so these apply to both.
         "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         # window.jupyterapp lets the tests read the kernel status instead of guessing from pixels.
-        "--LabApp.expose_app_in_browser=True",
+        f"--{app}.expose_app_in_browser=True",
         *_ROOT_FLAG,
     ]  # fmt: skip
-    _write_lab_settings(state / "lab-settings")
-    with _serve(cmd, root, state, port, "/api", timeout) as server:
+
+
+@contextlib.contextmanager
+def jupyter_server(
+    front_end: str, root: Path, state: Path, timeout: float = 90, code_root: Path = REPO
+) -> Iterator[Server]:
+    """Run JupyterLab (``"lab"``) or Notebook 7 (``"notebook7"``) serving ``root`` on loopback.
+
+    ``server.extra["front_end"]`` says which, for the page driver (``lab_page.open_notebook``);
+    kernels import ``featviz_widgets`` from ``code_root``.
+    """
+    port = free_port()
+    _write_lab_settings(state / "lab-settings")  # Notebook 7 reads the same settings plugins
+    cmd = _jupyter_cmd(front_end, root, port)
+    with _serve(cmd, root, state, port, "/api", timeout, code_root) as server:
+        server.extra["front_end"] = front_end
         yield server
+
+
+def jupyter_lab(
+    root: Path, state: Path, timeout: float = 90, code_root: Path = REPO
+) -> contextlib.AbstractContextManager:
+    """Run ``jupyter lab`` serving ``root`` on a free loopback port without token or password."""
+    return jupyter_server("lab", root, state, timeout, code_root)
 
 
 def _write_lab_settings(settings: Path) -> None:
@@ -215,6 +262,11 @@ def voila(notebook: Path, state: Path, timeout: float = 90) -> Iterator[Server]:
     cmd = [
         str(VENV_BIN / "voila"), str(notebook.name), "--no-browser", f"--port={port}",
         f"--Voila.ip={LOOPBACK}", "--Voila.port_retries=0", "--Voila.token=",
+        # Notebook 7's JupyterLab extension (its "Open in..." buttons) is installed with notebook>=7
+        # and Voila loads every lab extension; that one needs @jupyterlab/docregistry, which Voila
+        # does not share, and throws at start-up (module federation RUNTIME-012). A Voila app has
+        # no use for it; deployments want the same line in voila.json.
+        f"--VoilaConfiguration.extension_denylist={NOTEBOOK7_LAB_EXTENSION}",
     ]  # fmt: skip
     # Voila routes every other path to the notebook (a GET would execute it): a 404 from its file
     # handler proves the server is up without starting a kernel.

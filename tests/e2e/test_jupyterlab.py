@@ -1,20 +1,21 @@
-"""The quickstart notebook in real JupyterLab: the explorer renders, reacts and shows every tab.
+"""The quickstart notebook in JupyterLab and in Notebook 7: the explorer renders, reacts and shows
+every tab.
 
-One JupyterLab, one page and one Run All for the module (running the notebook is the slow part);
-the tests then drive the explorer in order, as a user would, and save a screenshot of each tab.
+One server, one page and one Run All per front end (running the notebook is the slow part); the
+tests then drive the explorer in order, as a user would, and save a screenshot of each tab. The
+Maximize runs are JupyterLab only: they exercise the kernel's job runner, and the progress bar and
+buttons they drive are the same ipywidgets in both front ends (the controls tests cover those).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from lab_harness import REPO, Server
+from lab_harness import Server
 from lab_page import (
     ConsoleLog,
     control,
@@ -30,6 +31,7 @@ from lab_page import (
     run_maximize_with_defaults,
     select_next,
     shown_image,
+    slider_drag,
     slider_step,
     visible_panel,
     wait_image_change,
@@ -41,30 +43,40 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 NOTEBOOK = "01_quickstart.ipynb"
-CURATED = REPO / "docs" / "explorer.png"  # FEATVIZ_UPDATE_DOCS_SCREENSHOT=1 refreshes it
+PREFIX = {"lab": "jupyterlab", "notebook7": "notebook7"}  # screenshot names
 
 
 @pytest.fixture(scope="module")
-def console() -> ConsoleLog:
+def console(front_end: str) -> ConsoleLog:
     return ConsoleLog()
 
 
 @pytest.fixture(scope="module")
+def shots(front_end: str, screenshots: Path) -> Callable[[str], Path]:
+    """``shots("layers")`` -> screenshots/jupyterlab_layers.png (or notebook7_layers.png)."""
+    return lambda name: screenshots / f"{PREFIX[front_end]}_{name}.png"
+
+
+@pytest.fixture(scope="module")
 def explorer(
-    browser: Browser, lab_server: Server, console: ConsoleLog, screenshots: Path
+    browser: Browser,
+    front_end: str,
+    quickstart_server: Server,
+    console: ConsoleLog,
+    shots: Callable[[str], Path],
 ) -> Iterator[Locator]:
     """The first LayerExplorer of the executed quickstart notebook (a Playwright Locator)."""
     context, page = new_page(browser, console)
     try:
         try:
-            open_notebook(page, lab_server.url, NOTEBOOK)
+            open_notebook(page, quickstart_server.url, NOTEBOOK, front_end)
             run_all_cells(page, timeout_s=300)
             root = notebook(page).locator(".featviz-explorer").first
             root.wait_for(state="visible", timeout=60_000)
         except Exception:
             # What the notebook looked like when it failed, and what the server said.
-            page.screenshot(path=screenshots / "jupyterlab_setup_failure.png", full_page=True)
-            print(lab_server.log_tail())
+            page.screenshot(path=shots("setup_failure"), full_page=True)
+            print(quickstart_server.log_tail())
             raise
         yield root
     finally:
@@ -76,7 +88,9 @@ def feature_image(explorer: Locator) -> Locator:
     return shown_image(visible_panel(explorer))
 
 
-def test_explorer_appears_with_a_loaded_image(explorer: Locator, screenshots: Path) -> None:
+def test_explorer_appears_with_a_loaded_image(
+    explorer: Locator, shots: Callable[[str], Path]
+) -> None:
     img = feature_image(explorer)
     img.wait_for(state="visible")
     shot = image_fingerprint(img)
@@ -87,18 +101,16 @@ def test_explorer_appears_with_a_loaded_image(explorer: Locator, screenshots: Pa
     for label in ("Layer", "Channel", "Normalize"):
         assert control(explorer, "dropdown", label).locator("select").count() == 1, label
     assert control(explorer, "slider", "Grid width").count() == 1
-    explorer.screenshot(path=screenshots / "jupyterlab_feature_maps.png")
-    # The README's picture is tracked: refresh it on request only, so a test run leaves git clean.
-    if os.environ.get("FEATVIZ_UPDATE_DOCS_SCREENSHOT") == "1":
-        shutil.copyfile(screenshots / "jupyterlab_feature_maps.png", CURATED)
+    explorer.screenshot(path=shots("feature_maps"))
 
 
+@pytest.mark.front_ends("lab")
 def test_maximize_with_defaults_gives_a_clean_picture_and_names_its_target(
-    explorer: Locator, screenshots: Path
+    explorer: Locator, shots: Callable[[str], Path]
 ) -> None:
     # Before any other test moves a control: the notebook left features.3.conv.0.0 in grid mode.
     text, clipped = run_maximize_with_defaults(explorer)
-    explorer.screenshot(path=screenshots / "jupyterlab_maximize_defaults.png")
+    explorer.screenshot(path=shots("maximize_defaults"))
     assert clipped["fraction"] < 0.02, clipped
     # Named before Run, and again when done: the layer and the strongest channel on the photo.
     before = re.search(r"press Run to maximize (\S+) channel (\d+) \(strongest", text)
@@ -108,7 +120,9 @@ def test_maximize_with_defaults_gives_a_clean_picture_and_names_its_target(
 
 
 @pytest.mark.parametrize("which", ["layer", "channel", "grid width", "normalization"])
-def test_control_changes_the_image(explorer: Locator, which: str, screenshots: Path) -> None:
+def test_control_changes_the_image(
+    explorer: Locator, which: str, shots: Callable[[str], Path]
+) -> None:
     img = feature_image(explorer)
     before = image_fingerprint(img)
     channel = control(explorer, "dropdown", "Channel").locator("select")
@@ -120,42 +134,45 @@ def test_control_changes_the_image(explorer: Locator, which: str, screenshots: P
         if channel.evaluate("s => s.selectedIndex") != 0:  # the grid, where the width applies
             channel.select_option(index=0)
             before = wait_image_change(img, before)
-        slider_step(control(explorer, "slider", "Grid width"), "ArrowRight", times=3)
+        # The mouse, not the arrow keys: Notebook 7 takes those (see lab_page.slider_step).
+        slider_drag(control(explorer, "slider", "Grid width"), 0.15)
     else:
         select_next(control(explorer, "dropdown", "Normalize").locator("select"))
     after = wait_image_change(img, before)
     assert after["w"] > 0 and after["max"] > after["min"], after
     if which == "grid width":
-        # Three more columns make the grid wider relative to its height.
+        # More columns make the grid wider relative to its height.
         assert after["w"] / after["h"] > before["w"] / before["h"], (before, after)
-    explorer.screenshot(path=screenshots / f"jupyterlab_after_{which.replace(' ', '_')}.png")
+    explorer.screenshot(path=shots(f"after_{which.replace(' ', '_')}"))
 
 
 @pytest.mark.parametrize("tab", ["Overlay", "Kernels"])
-def test_picture_tabs_show_an_image(explorer: Locator, tab: str, screenshots: Path) -> None:
+def test_picture_tabs_show_an_image(
+    explorer: Locator, tab: str, shots: Callable[[str], Path]
+) -> None:
     open_tab(explorer, tab)
     img = shown_image(visible_panel(explorer))
     img.wait_for(state="visible", timeout=30_000)
     shot = image_fingerprint(img)
     assert shot["w"] > 0 and shot["max"] - shot["min"] > 30, shot
-    explorer.screenshot(path=screenshots / f"jupyterlab_{tab.lower()}.png")
+    explorer.screenshot(path=shots(tab.lower()))
 
 
-def test_predictions_tab_names_the_cat(explorer: Locator, screenshots: Path) -> None:
+def test_predictions_tab_names_the_cat(explorer: Locator, shots: Callable[[str], Path]) -> None:
     open_tab(explorer, "Predictions")
     panel = visible_panel(explorer)
     panel.get_by_text("Egyptian cat").first.wait_for(state="visible", timeout=30_000)
     assert re.search(r"\d+(\.\d+)?%", panel.inner_text()), panel.inner_text()
-    explorer.screenshot(path=screenshots / "jupyterlab_predictions.png")
+    explorer.screenshot(path=shots("predictions"))
 
 
-def test_layers_tab_lists_the_layers(explorer: Locator, screenshots: Path) -> None:
+def test_layers_tab_lists_the_layers(explorer: Locator, shots: Callable[[str], Path]) -> None:
     open_tab(explorer, "Layers")
     rows = visible_panel(explorer).locator("table tr")
     rows.nth(10).wait_for(state="visible", timeout=30_000)
     text = visible_panel(explorer).inner_text()
     assert "Conv2d" in text and "features.0.0" in text, text[:500]
-    explorer.screenshot(path=screenshots / "jupyterlab_layers.png")
+    explorer.screenshot(path=shots("layers"))
 
 
 def _maximize_controls(explorer: Locator) -> tuple[Locator, Locator, Locator, Locator]:
@@ -169,8 +186,9 @@ def _maximize_controls(explorer: Locator) -> tuple[Locator, Locator, Locator, Lo
     )
 
 
+@pytest.mark.front_ends("lab")
 def test_maximize_runs_with_progress_and_shows_the_result(
-    explorer: Locator, screenshots: Path
+    explorer: Locator, shots: Callable[[str], Path]
 ) -> None:
     panel, run, _, progress = _maximize_controls(explorer)
     control(panel, "dropdown", "Size").locator("select").select_option(label="64")
@@ -189,10 +207,11 @@ def test_maximize_runs_with_progress_and_shows_the_result(
     img.wait_for(state="visible")
     shot = image_fingerprint(img)
     assert shot["w"] >= 64 and shot["max"] - shot["min"] > 30, shot
-    explorer.screenshot(path=screenshots / "jupyterlab_maximize.png")
+    explorer.screenshot(path=shots("maximize"))
 
 
-def test_cancel_stops_a_long_run(explorer: Locator, screenshots: Path) -> None:
+@pytest.mark.front_ends("lab")
+def test_cancel_stops_a_long_run(explorer: Locator, shots: Callable[[str], Path]) -> None:
     panel, run, cancel, progress = _maximize_controls(explorer)
     slider_step(control(panel, "slider", "Steps"), "End")  # 512 steps: minutes if not cancelled
     run.click()
@@ -207,7 +226,7 @@ def test_cancel_stops_a_long_run(explorer: Locator, screenshots: Path) -> None:
     explorer.page.wait_for_timeout(1500)
     assert progress_fraction(progress) == stopped_at < 1.0
     assert run.is_enabled() and not cancel.is_enabled()
-    explorer.screenshot(path=screenshots / "jupyterlab_maximize_cancelled.png")
+    explorer.screenshot(path=shots("maximize_cancelled"))
 
 
 def test_console_shows_no_widget_errors(explorer: Locator, console: ConsoleLog) -> None:

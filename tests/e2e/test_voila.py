@@ -1,4 +1,5 @@
-"""notebooks/app.ipynb served by Voila: the explorer renders as an app and reacts to its controls."""
+"""notebooks/app.ipynb served by Voila: the explorer renders as an app and reacts to its controls
+and to a click on a tile of its feature-map grid."""
 
 from __future__ import annotations
 
@@ -22,9 +23,18 @@ from lab_page import (
     visible_panel,
     wait_image_change,
 )
+from picture_page import (
+    channel_label_number,
+    hover_tooltip,
+    picture,
+    picture_img,
+    poll,
+    tile_by_columns,
+    tooltip_channel,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -63,6 +73,9 @@ def test_voila_app_renders_and_reacts(
         assert after_width["w"] / after_width["h"] < after_layer["w"] / after_layer["h"]
         root.screenshot(path=screenshots / "voila_after_changes.png")
 
+        click_third_tile(page, root)
+        root.screenshot(path=screenshots / "voila_clicked_tile.png")
+
         open_tab(root, "Predictions")
         visible_panel(root).get_by_text("Egyptian cat").first.wait_for(state="visible")
         assert console.errors == [], "\n".join(console.errors)
@@ -70,6 +83,26 @@ def test_voila_app_renders_and_reacts(
         context.close()
         if console.ignored:
             print(f"ignored known console noise: {console.ignored}")
+
+
+def click_third_tile(page: Page, root: Locator) -> None:
+    """Hover the third tile of the grid's first row (its tooltip names the channel), click it:
+    the Channel dropdown shows that channel and the picture changes.
+
+    Voila has no notebook to ask the kernel for the picture's geometry: the tile is found from
+    the Grid width slider (columns) and named by its own tooltip.
+    """
+    panel = visible_panel(root)
+    img = picture_img(panel)
+    columns = int(control(root, "slider", "Grid width").locator(".widget-readout").inner_text())
+    tile = tile_by_columns(img, columns, row=0, col=2)
+    channel = tooltip_channel(hover_tooltip(page, picture(panel), tile)["text"])
+    before = image_fingerprint(img)
+    page.mouse.click(tile.x, tile.y)
+    select = control(root, "dropdown", "Channel").locator("select")
+    poll(page, lambda: channel_label_number(select) == channel, f"the dropdown shows {channel}")
+    after = wait_image_change(img, before)
+    assert after["w"] > 0 and after["max"] > after["min"], after
 
 
 def test_voila_maximize_with_defaults_is_clean_and_says_what_it_showed(

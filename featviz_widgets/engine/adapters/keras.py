@@ -201,6 +201,12 @@ class KerasAdapter:
                 return int(kernel.shape[-2])
         return None
 
+    def input_dims(self, model: nn.Module) -> int:
+        return 2  # Keras video models (Conv3D stems) are not supported: images only
+
+    def image_list_input(self, model: nn.Module) -> None:
+        return None  # Keras models take one batch tensor
+
     def declared_input_size(self, model: nn.Module) -> tuple[int, int] | None:
         shape = _input_shape(model)
         if shape is not None and len(shape) == 4 and all(isinstance(s, int) for s in shape[1:3]):

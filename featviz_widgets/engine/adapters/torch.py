@@ -56,7 +56,10 @@ class TorchAdapter:
         return forward_hooks(model, names, record, prepend=prepend)
 
     def forward(self, model: nn.Module, x: Tensor, *, copy: bool = True) -> object:
-        return model(self.model_input(model, x) if copy else x)
+        x = self.model_input(model, x) if copy else x
+        if _facts.image_list_input(model) is not None:  # torchvision detection: a list of images
+            return model(list(x.unbind(0)))  # unbind keeps the autograd graph (maximize)
+        return model(x)
 
     def capture_direct(
         self, model: nn.Module, x: Tensor, names: Sequence[str]
@@ -94,8 +97,18 @@ class TorchAdapter:
     def input_channels(self, model: nn.Module) -> int | None:
         return input_channels(model)
 
+    def input_dims(self, model: nn.Module) -> int:
+        """The first convolution's kernel rank: 3 (Conv3d) for video models, else 2."""
+        for module in model.modules():
+            if isinstance(module, _ConvNd):
+                return 3 if len(module.kernel_size) == 3 else 2
+        return 2
+
     def declared_input_size(self, model: nn.Module) -> tuple[int, int] | None:
         return _facts.declared_input_size(model)
+
+    def image_list_input(self, model: nn.Module) -> _facts.ImageListInput | None:
+        return _facts.image_list_input(model)
 
     def says_fixed_size(self, model: nn.Module) -> tuple[int, int] | None:
         return _facts.says_fixed_size(model)

@@ -11,6 +11,7 @@ import ipywidgets as w
 
 from featviz_widgets.engine import BudgetCache
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._picture import Picture, Tiles
 from featviz_widgets.widgets._strings import text
 
 
@@ -18,7 +19,10 @@ from featviz_widgets.widgets._strings import text
 class Selection:
     """The explorer's controls as plain values: everything a tab needs to draw.
 
-    ``channel`` is ``"grid"``, ``"sum"`` or a channel index; ``page`` counts from 0.
+    ``channel`` is ``"grid"``, ``"sum"`` or a channel index; ``page`` counts from 0. ``frame``
+    (from 0) and ``time_view`` (``"frame"``: that frame; ``"mean"`` / ``"sum"`` over time) matter
+    for a video layer only (``LayerView.frames`` is ``[C, T, H, W]``); elsewhere they stay
+    ``0`` / ``"frame"`` unless set.
     """
 
     layer: str
@@ -30,6 +34,8 @@ class Selection:
     colormap: str
     order: str
     image_id: int
+    frame: int = 0
+    time_view: str = "frame"
 
 
 @dataclass(frozen=True)
@@ -142,15 +148,14 @@ def page_bounds(sel: Selection, channels: int) -> tuple[int, int]:
     return start, min(sel.page_size, channels - start)
 
 
-def image_widget() -> w.Image:
-    """A PNG image at its own size, shrunk to the output width instead of overflowing it.
+def image_widget(lang: str = "en") -> Picture:
+    """A PNG at its own size, shrunk to the output width instead of overflowing it.
 
-    ``align_self`` keeps the flex column from stretching a small picture to the full width.
+    A :class:`Picture` (hover tooltip in ``lang``; ``widgets._picking.connect`` makes its clicks
+    select). ``align_self`` keeps the flex column from stretching a small picture to full width.
     """
     layout = w.Layout(max_width="100%", height="auto", align_self="flex-start")
-    image = w.Image(format="png", layout=layout)
-    image.add_class("featviz-image")
-    return image
+    return Picture(lang=lang, layout=layout)
 
 
 def caption(text: str) -> str:
@@ -172,15 +177,21 @@ class PictureTab(Tab):
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
-        self.image = image_widget()
+        self.image = image_widget(ctx.lang)
         self.caption = w.HTML()
         self.message = w.HTML()
         self.widget = w.VBox([getattr(self, part) for part in self.parts])
 
-    def _show(self, png: bytes | None, text: str, message: str) -> None:
-        """Show ``png`` (None hides the picture) with its caption and a message line."""
+    def _show(
+        self, png: bytes | None, text: str, message: str, tiles: Tiles | None = None,
+        values: Callable[[], Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Show ``png`` (None hides the picture) with its caption and a message line.
+
+        ``tiles`` and ``values`` say what is drawn where (see :meth:`Picture.show`).
+        """
         if png is not None:
-            self.image.value = png
+            self.image.show(png, tiles, values)
         self.image.layout.display = None if png is not None else "none"
         self.caption.value = caption(text) if text else ""
         self.message.value = note(message) if message else ""

@@ -28,12 +28,15 @@ import numpy as np
 
 from featviz_widgets.examples import Examples
 from featviz_widgets.widgets._examples_parts import (
+    ROW_PAD,
     DatasetExamples,
     blank,
     crop_around,
     overlay_tile,
     row_png,
 )
+from featviz_widgets.widgets._picking import connect, sheet_tiles
+from featviz_widgets.widgets._picture import Tiles
 from featviz_widgets.widgets.jobs import JobRunner
 from featviz_widgets.widgets.tabs._base import (
     JobTab,
@@ -46,8 +49,8 @@ from featviz_widgets.widgets.tabs._base import (
     page_bounds,
 )
 
-RANKS = (("by mean", "mean"), ("by max", "max"))
-SCOPES = (("this layer", "layer"), ("all listed layers", "listed"))
+RANKS = ("mean", "max")  # rank images by the channel's mean, or by its max
+SCOPES = ("layer", "listed")  # the selected layer, or every layer the Layer dropdown lists
 THUMB = 96  # px of each top-k picture and crop
 GRID_TILE = 64  # px of each channel's crop in grid mode
 ROW = 9  # pictures per row in channel mode
@@ -65,7 +68,7 @@ class ExamplesTab(JobTab):
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
-        self.store = DatasetExamples(ctx.data, ctx.dataset)
+        self.store = DatasetExamples(ctx.data, ctx.dataset, ctx.lang)
         self.runner = JobRunner("Examples")
         self.batch_size: int | None = None  # None: as many images as BATCH_BYTES allows (<= 32)
         self.shown_channels: list[int] = []  # the channels the picture shows, in its order
@@ -77,19 +80,23 @@ class ExamplesTab(JobTab):
         self._build()
 
     def _build(self) -> None:
-        self.rank = w.ToggleButtons(options=RANKS, value="mean")
-        self.scope = w.ToggleButtons(options=SCOPES, value="layer")
-        self.k = w.IntSlider(value=9, min=1, max=16, description="Top k", continuous_update=False)
-        self.find_button = w.Button(description="Find examples", button_style="primary",
+        say = self.ctx.text
+        self.rank = w.ToggleButtons(options=[(say(f"rank_{r}"), r) for r in RANKS], value="mean")
+        self.scope = w.ToggleButtons(options=[(say(f"scope_{s}"), s) for s in SCOPES],
+                                     value="layer")  # fmt: skip
+        self.k = w.IntSlider(value=9, min=1, max=16, description=say("top_k"),
+                             continuous_update=False)  # fmt: skip
+        self.find_button = w.Button(description=say("find_examples"), button_style="primary",
                                     icon="search")  # fmt: skip
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.cancel_button = w.Button(description=say("cancel"), icon="stop", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=max(1, len(self.store)),
-                                      description="Images")  # fmt: skip
+                                      description=say("images"))  # fmt: skip
         self.status = w.HTML()
         self.caption = w.HTML()
-        self.image = image_widget()
+        # a click on a grid tile opens its channel; Escape / double-click go back to the grid
+        self.image = connect(image_widget(self.ctx.lang), self.ctx)
         self.crops_caption = w.HTML()
-        self.crops = image_widget()
+        self.crops = connect(image_widget(self.ctx.lang), self.ctx)
         for control in (self.rank, self.k):
             control.observe(lambda _: self.ctx.request(), "value")
         for name in ("find_button", "cancel_button", "progress", "status"):
@@ -98,8 +105,8 @@ class ExamplesTab(JobTab):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.widget = w.VBox(
             [
-                w.HBox([_label("Rank"), self.rank, self.k]),
-                w.HBox([_label("Layers"), self.scope]),
+                w.HBox([_label(say("rank")), self.rank, self.k]),
+                w.HBox([_label(say("scope")), self.scope]),
                 w.HBox([self.find_button, self.cancel_button, self.progress]),
                 self.status,
                 self.caption,
@@ -121,8 +128,7 @@ class ExamplesTab(JobTab):
             self._show(None, None)
             if not self.running:
                 self.status.value = caption(
-                    f"press Find examples to rank the {len(self.store)} images of the dataset "
-                    f"for {sel.layer}"
+                    self.ctx.text("ex_press", count=len(self.store), layer=sel.layer)
                 )
             return
         if not self.running:
@@ -131,8 +137,7 @@ class ExamplesTab(JobTab):
         view_channels = self.ctx.data.view(sel.layer).channels
         if channels != view_channels:
             raise ValueError(
-                f"the saved examples of {sel.layer} have {channels} channels, the layer shows "
-                f"{view_channels}: press Find examples again"
+                self.ctx.text("ex_mismatch", layer=sel.layer, saved=channels, shown=view_channels)
             )
         if isinstance(sel.channel, int):
             self._draw_channel(sel, found, sel.channel)
@@ -166,11 +171,12 @@ class ExamplesTab(JobTab):
         return list(self.ctx.listed()) if self.ctx.listed is not None else []
 
     def _describe(self, found: Examples) -> str:
-        skipped = f", {len(found.skipped)} skipped" if found.skipped else ""
+        say = self.ctx.text
+        skipped = say("ex_skipped", count=len(found.skipped)) if found.skipped else ""
         if found.partial:
-            return (f"partial: {found.scored} of {len(found.image_ids)} images ranked{skipped} "
-                    "(Find examples resumes)")  # fmt: skip
-        return f"{found.scored} images ranked{skipped}; layers: {', '.join(found.layers)}"
+            return say("ex_partial", scored=found.scored, total=len(found.image_ids),
+                       skipped=skipped)  # fmt: skip
+        return say("ex_done", scored=found.scored, skipped=skipped, layers=", ".join(found.layers))
 
     # -- running ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -184,8 +190,9 @@ class ExamplesTab(JobTab):
         self.progress.value, self.progress.max = 0, max(1, len(self.store))
         self._clock = (time.perf_counter(), None, 0.0)
         self._set_running(True)
-        what = sel.layer if len(layers) == 1 else f"{len(layers)} layers"
-        self.status.value = caption(f"running: {len(self.store)} images through {what}")
+        say = self.ctx.text
+        what = sel.layer if len(layers) == 1 else say("ex_layers", count=len(layers))
+        self.status.value = caption(say("ex_running", count=len(self.store), what=what))
         self.runner.submit(
             (tuple(layers), k),
             lambda cancel, progress: self._find(layers, k, batch, cancel, progress),
@@ -213,22 +220,27 @@ class ExamplesTab(JobTab):
         else:
             rate = (done - first) / max(now - first_at, 1e-9) if done > first else 0.0
         self.progress.value = min(done, self.progress.max)
-        of = f" of {total}" if total else ""
-        self.status.value = caption(f"{done}{of} images · {rate:.0f} images/s")
+        line = (
+            self.ctx.text("ex_rate_total", done=done, total=total, rate=rate)
+            if total
+            else self.ctx.text("ex_rate", done=done, rate=rate)
+        )
+        self.status.value = caption(line)
 
     def _finished(self, job: Any, result: Examples | None, error: BaseException | None) -> None:
         try:
             if error is not None:
                 self.status.value = (
                     "<div style='color:#b00020'>"
-                    f"{html.escape(f'examples failed: {type(error).__name__}: {error}')}</div>"
+                    f"{html.escape(self.ctx.text('ex_failed', error=_kind(error)))}</div>"
                 )
                 return
             found: Examples = result
             self._keep(found, job[1])
             self.progress.value = min(found.scored + len(found.skipped), self.progress.max)
             seconds = time.perf_counter() - self._clock[0]
-            self.status.value = caption(f"{self._describe(found)} · {seconds:.1f} s")
+            line = self.ctx.text("ex_elapsed", what=self._describe(found), seconds=seconds)
+            self.status.value = caption(line)
         finally:
             self._set_running(False)
             self._version += 1
@@ -254,7 +266,7 @@ class ExamplesTab(JobTab):
         self.shown_channels = [channel]
         if not positions:
             self._show(None, None)
-            self.caption.value = note("no image was ranked (every image failed to load)")
+            self.caption.value = note(self.ctx.text("ex_none_ranked"))
             return
         ident = (found.fingerprint, found.scored, sel.layer, channel)
         top = self._pngs.get(("top", *ident, by, cmap), lambda: self._top_row(
@@ -264,19 +276,20 @@ class ExamplesTab(JobTab):
         named = ", ".join(
             f"{self.store.label(found, p)} {s:.3g}" for p, s in zip(positions, scores, strict=False)
         )
-        self.caption.value = caption(
-            f"{sel.layer} channel {channel} · top {len(positions)} of {found.scored} images by "
-            f"{by}, the channel's map over each: {named}"
-        )
+        self.caption.value = caption(self.ctx.text(
+            "ex_channel", layer=sel.layer, channel=channel, count=len(positions),
+            scored=found.scored, by=self.ctx.text(f"stat_{by}"), named=named,
+        ))  # fmt: skip
         best = [(int(p), float(s)) for p, s in zip(found.max_indices[sel.layer][channel],
                                                    found.max_scores[sel.layer][channel],
                                                    strict=True) if p >= 0]  # fmt: skip
+        named = ", ".join(f"{self.store.label(found, p)} {s:.3g}" for p, s in best)
         self.crops_caption.value = caption(
-            f"receptive field ({side[0]}x{side[1]} px, outlined when shown with context) around "
-            "each image's strongest spot, by max: "
-            + ", ".join(f"{self.store.label(found, p)} {s:.3g}" for p, s in best)
+            self.ctx.text("ex_crops", height=side[0], width=side[1], named=named)
         )
-        self._show(top, crops)
+        tiles = sheet_tiles(len(positions), (THUMB, THUMB), ROW, ROW_PAD, [channel] * len(positions),
+                            click=False)  # fmt: skip
+        self._show(top, crops, tiles)
 
     def _top_row(self, layer: str, channel: int, positions: list[int], cmap: str) -> bytes:
         heats = self.store.channel_maps(layer, positions, channel)
@@ -301,13 +314,13 @@ class ExamplesTab(JobTab):
         key = ("grid", found.fingerprint, found.scored, sel.layer, tuple(channels), sel.columns)
         png, side = self._pngs.get(key, lambda: self._grid(sel, found, channels))
         start, count = page_bounds(sel, found.indices[sel.layer].shape[0])
-        order = ", strongest first" if sel.order == "strongest" else ""
-        self.caption.value = caption(
-            f"{sel.layer} · the best image of each channel (by max) around its strongest spot, "
-            f"receptive field {side[0]}x{side[1]} px · channels {start + 1}-"
-            f"{start + count} of {found.indices[sel.layer].shape[0]}{order}"
-        )
-        self._show(png, None)
+        order = self.ctx.text("maps_strongest") if sel.order == "strongest" else ""
+        self.caption.value = caption(self.ctx.text(
+            "ex_grid", layer=sel.layer, height=side[0], width=side[1], start=start + 1,
+            end=start + count, total=found.indices[sel.layer].shape[0], order=order,
+        ))  # fmt: skip
+        tiles = sheet_tiles(len(channels), (GRID_TILE, GRID_TILE), sel.columns, ROW_PAD, channels)
+        self._show(png, None, tiles)
 
     def grid_channels(self, sel: Selection, channels: int) -> list[int]:
         """The channels of the grid page in the Feature maps tab's order (index or strongest)."""
@@ -330,14 +343,20 @@ class ExamplesTab(JobTab):
             tiles.append(crop_around(self.store.rgb(best), where, map_shape, side, GRID_TILE))
         return row_png(tiles, sel.columns), side
 
-    def _show(self, top: bytes | None, crops: bytes | None) -> None:
+    def _show(self, top: bytes | None, crops: bytes | None, tiles: Tiles | None = None) -> None:
+        """Show the top picture (with its ``tiles``) and the crops; None hides one."""
         for image, caption_widget, png in ((self.image, self.caption, top),
                                            (self.crops, self.crops_caption, crops)):  # fmt: skip
             if png is not None:
-                image.value = png
+                image.show(png, tiles if image is self.image else None)
             image.layout.display = None if png is not None else "none"
             if png is None:
                 caption_widget.value = ""
+
+
+def _kind(error: BaseException) -> str:
+    """``"ValueError: ..."``: the error as the library wrote it (English), after a lead line."""
+    return f"{type(error).__name__}: {error}"
 
 
 def _label(text: str) -> w.Label:

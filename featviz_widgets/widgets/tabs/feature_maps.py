@@ -7,6 +7,9 @@ import numpy as np
 from featviz_widgets import render
 from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets._frames import selected_time, time_caption, time_view_of
+from featviz_widgets.widgets._picking import connect, grid_tiles, single_tiles, strip_tiles
+from featviz_widgets.widgets._picture import Tiles
 from featviz_widgets.widgets._views import LayerView, summary
 from featviz_widgets.widgets.tabs._base import (
     PictureTab,
@@ -26,6 +29,24 @@ def ordered_maps(data: ExplorerData, sel: Selection, view: LayerView) -> np.ndar
     return view.maps
 
 
+def channel_order(data: ExplorerData, sel: Selection, view: LayerView) -> np.ndarray:
+    """The channel each grid position shows: by index, or strongest first."""
+    if sel.order == "strongest":
+        return np.asarray(data.stats(sel.layer).strongest)
+    return np.arange(view.channels)
+
+
+def tile_values(view: LayerView, sel: Selection, tiles: Tiles) -> np.ndarray:
+    """The values each tile of the picture shows, ``[tiles, h, w]`` (read when a user hovers)."""
+    if view.kind == "vector":
+        return view.vector.reshape(-1, 1, 1)
+    if tiles.kind == "grid":
+        return view.maps[list(tiles.channels)]
+    if sel.channel == "sum":
+        return render.aggregate(view.maps, "sum")[None]
+    return view.maps[sel.channel][None]
+
+
 class FeatureMapsTab(PictureTab):
     """The grid of every channel, or the chosen channel large, with a statistics caption."""
 
@@ -35,16 +56,25 @@ class FeatureMapsTab(PictureTab):
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
         self._cache = PngCache()
+        connect(self.image, ctx)  # a click on a tile opens its channel, Escape goes back
 
     def draw(self, sel: Selection) -> None:
         data = self.ctx.data
         view = data.view(sel.layer)
         if view.kind == "none":
-            self._show(None, f"{sel.layer}  {view.label}", view.note)
+            self._show(None, f"{sel.layer}  {view.label}", view.note(self.ctx.lang))
             return
         # The caption rides in the cache with its picture: its statistics scan the whole layer.
-        png, text = self._cache.get(sel, lambda: self._render(data, sel, view))
-        self._show(png, text, "")
+        # A video layer draws the chosen time step (or the mean / sum over time) as its maps.
+        shown, when = time_view_of(view, sel), time_caption(self.ctx, view, sel)
+        key = (sel, *selected_time(sel))
+        png, text, tiles = self._cache.get(key, lambda: self._render(data, sel, shown, when))
+        # Hover values are read through the data layer, not from ``shown``: a picture must not
+        # keep a layer alive after the memory budget evicted it (it is captured again instead).
+        self._show(png, text, "", tiles, lambda: tile_values(self._shown_view(sel), sel, tiles))
+
+    def _shown_view(self, sel: Selection) -> LayerView:
+        return time_view_of(self.ctx.data.view(sel.layer), sel)
 
     def clear_cache(self) -> None:
         """Forget rendered pictures (benchmarks/browser_latency.py times fresh renders with it)."""
@@ -54,7 +84,9 @@ class FeatureMapsTab(PictureTab):
     def close(self) -> None:
         self.clear_cache()
 
-    def _render(self, data: ExplorerData, sel: Selection, view: LayerView) -> tuple[bytes, str]:
+    def _render(
+        self, data: ExplorerData, sel: Selection, view: LayerView, when: str
+    ) -> tuple[bytes, str, Tiles]:
         summed = None
         if sel.channel == "sum":  # computed once for the picture and the caption
             summed = (
@@ -62,51 +94,52 @@ class FeatureMapsTab(PictureTab):
                 if view.maps is None
                 else render.aggregate(view.maps, "sum")
             )
-        return self._png(data, sel, view, summed), self._caption(data, sel, view, summed)
+        caption = self._caption(data, sel, view, summed)
+        png, tiles = self._png(data, sel, view, summed)
+        return png, f"{caption} · {when}" if when else caption, tiles
 
     def _png(
         self, data: ExplorerData, sel: Selection, view: LayerView, summed: np.ndarray | None
-    ) -> bytes:
+    ) -> tuple[bytes, Tiles]:
+        """The picture and its tiles (from the renderer's geometry: what is drawn where)."""
         if view.kind == "vector":
             # A unit of a vector has no picture of its own: the strip stays, the caption names it.
             strip = render.vector_strip(view.vector, cmap=sel.colormap, norm=sel.normalization)
-            return render.to_png(strip)
+            return render.to_png(strip), strip_tiles(view.vector)
         norm, cmap = sel.normalization, sel.colormap
         if sel.channel == "grid":
             start, count = page_bounds(sel, view.channels)
             maps = ordered_maps(data, sel, view)
             # The palette PNG path: the widget's hot path, 3-5x faster than to_png(grid(...)).
-            return render.grid_png(
-                maps, sel.columns, start=start, count=count, norm=norm, cmap=cmap
-            )
-        if summed is not None:
-            fmap = summed
-        elif view.frames is not None:
-            return render.to_png(
-                render.frames(view.frames, channel=sel.channel, norm=norm, cmap=cmap)
-            )
-        else:
-            fmap = view.maps[sel.channel]
-        return render.to_png(render.single(fmap, size=SINGLE_SIZE, norm=norm, cmap=cmap))
+            png = render.grid_png(maps, sel.columns, start=start, count=count, norm=norm, cmap=cmap)
+            layout = render.grid_layout(*maps.shape, sel.columns, start=start, count=count)
+            return png, grid_tiles(view.maps, channel_order(data, sel, view), layout)
+        fmap = summed if summed is not None else view.maps[sel.channel]
+        png = render.to_png(render.single(fmap, size=SINGLE_SIZE, norm=norm, cmap=cmap))
+        return png, single_tiles(fmap, None if summed is not None else sel.channel, SINGLE_SIZE)
 
     def _caption(
         self, data: ExplorerData, sel: Selection, view: LayerView, summed: np.ndarray | None
     ) -> str:
+        lang, say = self.ctx.lang, self.ctx.text
         head = f"{sel.layer}  {view.label}"
-        if view.note:
-            head += f" ({view.note})"
-        if data.input_note():
-            head += f" · {data.input_note()}"
+        note = view.note(lang)
+        if note:
+            head = say("with_note", what=head, note=note)
+        if data.input_note(lang):
+            head += f" · {data.input_note(lang)}"
         values = view.maps if view.maps is not None else view.vector
         if sel.channel == "grid":
             if view.kind == "vector":
-                return f"{head} · {data.summary(sel.layer)}"
+                return f"{head} · {data.summary(sel.layer, lang)}"
             start, count = page_bounds(sel, view.channels)
-            order = ", strongest first" if sel.order == "strongest" else ""
-            span = f"channels {start + 1}-{start + count} of {view.channels}{order}"
-            return f"{head} · {span} · {data.summary(sel.layer)}"
+            order = say("maps_strongest") if sel.order == "strongest" else ""
+            span = say("maps_span", start=start + 1, end=start + count, total=view.channels)
+            return f"{head} · {span}{order} · {data.summary(sel.layer, lang)}"
         if summed is not None:
-            return f"{head} · sum of {view.channels} channels · {summary(summed)}"
+            what = say("maps_sum", channels=view.channels)
+            return f"{head} · {what} · {summary(summed, lang)}"
         one = values[sel.channel]
-        shape = shape_label(np.shape(one)) if np.ndim(one) else "1 value"
-        return f"{head} · channel {sel.channel} ({shape}) · {summary(np.atleast_1d(one))}"
+        shape = shape_label(np.shape(one)) if np.ndim(one) else say("one_value")
+        what = say("maps_channel", channel=sel.channel, shape=shape)
+        return f"{head} · {what} · {summary(np.atleast_1d(one), lang)}"

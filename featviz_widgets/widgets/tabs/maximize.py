@@ -32,16 +32,22 @@ from featviz_widgets import layout, render
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._maximize_parts import (
+    SHEET_PAD,
     Job,
+    enlarge_factor,
     enlarged,
     first_conv_kernels,
     plan_layer,
     result_bytes,
     sheet,
+    sheet_cols,
     square_side,
     target_of,
     with_kernels,
 )
+from featviz_widgets.widgets._picking import connect, sheet_tiles
+from featviz_widgets.widgets._picture import Tiles
+from featviz_widgets.widgets._strings import error_line
 from featviz_widgets.widgets.jobs import JobRunner
 from featviz_widgets.widgets.tabs._base import (
     JobTab,
@@ -53,7 +59,7 @@ from featviz_widgets.widgets.tabs._base import (
     note,
 )
 
-MODES = (("this channel", "channel"), ("first N channels", "first"), ("a class", "class"))
+MODES = ("channel", "first", "class")  # this channel, the first N channels, a class
 SIZES = (64, 96, 128, 160, 224)
 PRESETS = ("lucid", "classic")
 
@@ -76,23 +82,26 @@ class MaximizeTab(JobTab):
 
     # -- widgets ---------------------------------------------------------------------------
     def _build(self) -> None:
-        self.mode = w.ToggleButtons(options=MODES, value="channel")
-        self.count = w.IntSlider(value=16, min=2, max=64, description="N", continuous_update=False)
-        self.klass = w.Dropdown(options=[("0", 0)], value=0, description="Class")
+        say = self.ctx.text
+        self.mode = w.ToggleButtons(options=[(say(f"mode_{m}"), m) for m in MODES], value="channel")
+        self.count = w.IntSlider(value=16, min=2, max=64, description=say("count"),
+                                 continuous_update=False)  # fmt: skip
+        self.klass = w.Dropdown(options=[("0", 0)], value=0, description=say("class"))
         self.steps = w.IntSlider(
-            value=64, min=4, max=512, step=4, description="Steps", continuous_update=False
+            value=64, min=4, max=512, step=4, description=say("steps"), continuous_update=False
         )
-        self.size = w.Dropdown(options=SIZES, value=128, description="Size")
+        self.size = w.Dropdown(options=SIZES, value=128, description=say("size"))
         self.size_note = w.HTML()
-        self.preset = w.Dropdown(options=PRESETS, value="lucid", description="Preset")
-        self.seed = w.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed")
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.preset = w.Dropdown(options=PRESETS, value="lucid", description=say("preset"))
+        self.seed = w.BoundedIntText(value=0, min=0, max=2**31 - 1, description=say("seed"))
+        self.run_button = w.Button(description=say("run"), button_style="primary", icon="play")
+        self.cancel_button = w.Button(description=say("cancel"), icon="stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=1, description=say("progress"))
         self.status = w.HTML()
         self.why = w.HTML()  # one line when the receptive-field rule moved the target
-        self.image = image_widget()
+        self.image = connect(image_widget(self.ctx.lang), self.ctx)  # a click picks the channel
         self.image.layout.display = "none"
+        self._tiles: tuple[bytes, Tiles | None] | None = None  # the last result picture's tiles
         for control in self._controls():
             control.observe(self._on_control, "value")
         for name in ("run_button", "cancel_button", "progress", "status"):
@@ -101,7 +110,8 @@ class MaximizeTab(JobTab):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.widget = w.VBox(
             [
-                w.HBox([w.Label("Maximize", layout=w.Layout(margin="0 8px 0 0")), self.mode]),
+                w.HBox([w.Label(say("tab_maximize"), layout=w.Layout(margin="0 8px 0 0")),
+                        self.mode]),  # fmt: skip
                 w.HBox([self.count, self.klass]),
                 w.HBox([self.steps, self.size]),
                 self.size_note,
@@ -144,12 +154,13 @@ class MaximizeTab(JobTab):
             return
         self.why.value = note(job.reason) if job.reason else ""
         result = self.runner.cached(job)
+        say, what = self.ctx.text, job.describe(self.ctx.lang)
         if result is not None:
-            self._show_status(caption(f"cached: {job.describe()}"), self._png(job, result))
+            self._show_status(caption(say("max_cached", what=what)), self._png(job, result))
         elif self._last is not None and self._last[0] == job:
             self._show_status(*self._last[1:])
         else:
-            self._show_status(caption(f"press Run to maximize {job.describe()}"), None)
+            self._show_status(caption(say("max_press_run", what=what)), None)
 
     # -- the target ------------------------------------------------------------------------
     def job(self, data: ExplorerData, sel: Selection) -> Job:
@@ -157,7 +168,7 @@ class MaximizeTab(JobTab):
         if self.mode.value != "class":
             return self._channel_job(data, sel)
         if data.class_vector() is None:
-            raise ValueError("the model's output is not a class vector: no class to maximize")
+            raise ValueError(self.ctx.text("max_no_class"))
         # The model's output, whatever layer the explorer shows: one cache entry.
         return Job(
             "", "class", (int(self.klass.value),), int(self.steps.value), int(self.size.value),
@@ -166,11 +177,9 @@ class MaximizeTab(JobTab):
 
     def _channel_job(self, data: ExplorerData, sel: Selection) -> Job:
         """A channel (or first-N) job, on the layer the receptive-field rule settles on."""
+        say = self.ctx.text
         if sel.layer not in data.infos:
-            raise ValueError(
-                f"{sel.layer} is not a module output (a graph node or a repeated call); "
-                "maximize works on module names such as those under 'convolutions'"
-            )
+            raise ValueError(say("max_not_module", layer=sel.layer))
         explicit = self._picked or isinstance(sel.channel, int)
         with data.using():
             choice = plan_layer(data, sel.layer, int(self.size.value), explicit)
@@ -180,10 +189,7 @@ class MaximizeTab(JobTab):
         # windows) when it runs, so a channel here is the map this explorer shows
         axis = layout.channel_axis(layout.hint_for(data.hints, layer))
         if view.maps is None or view.shape[axis] != view.channels:
-            raise ValueError(
-                f"{layer} ({view.label}) has no feature maps to maximize; "
-                "pick a convolution-like layer or a class of the output"
-            )
+            raise ValueError(say("max_no_maps", layer=layer, shape=view.label))
         strongest = False
         if self.mode.value == "first":
             channels = tuple(range(min(int(self.count.value), view.channels)))
@@ -194,8 +200,15 @@ class MaximizeTab(JobTab):
         return Job(
             layer, self.mode.value, channels, int(self.steps.value), int(self.size.value),
             str(self.preset.value), int(self.seed.value), asked=sel.layer if choice.moved else "",
-            reason=choice.reason, strongest=strongest,
+            reason=self._reason(choice), strongest=strongest,
         )  # fmt: skip
+
+    def _reason(self, choice: Any) -> str:
+        """Why the target moved: optvis's English sentence, or the same said in the tab's language
+        (optvis words its reasons in English, as library text)."""
+        if not choice.moved or self.ctx.lang == "en":
+            return choice.reason
+        return self.ctx.text("max_moved", asked=choice.asked, layer=choice.layer)
 
     def _sync_options(self, data: ExplorerData) -> None:
         """Class and size choices for this model (without a redraw per changed option list)."""
@@ -205,7 +218,8 @@ class MaximizeTab(JobTab):
             n = 0 if logits is None else len(logits)
             if len(self.klass.options) != n and n:
                 top = int(np.argmax(logits))
-                self.klass.options = [(f"{i} {data.class_name(i)}", i) for i in range(n)]
+                names = [data.class_name(i, self.ctx.lang) for i in range(n)]
+                self.klass.options = [(f"{i} {name}", i) for i, name in enumerate(names)]
                 self.klass.value = top
             self._sync_sizes(data)
         finally:
@@ -215,10 +229,7 @@ class MaximizeTab(JobTab):
         fixed, native = data.owner.fixed_input_size(), square_side(data)
         if fixed is not None:
             sizes = SIZES
-            text = (
-                f"this model takes {fixed[0]}x{fixed[1]} images only: each picture is resized to "
-                "that size before the model sees it"
-            )
+            text = self.ctx.text("max_fixed_size", height=fixed[0], width=fixed[1])
         elif self._rejected is not None and native is not None:
             sizes, text = (native,), self._rejected
         else:
@@ -242,11 +253,8 @@ class MaximizeTab(JobTab):
             return job
         native = square_side(data)
         if native is None:
-            raise ValueError(f"this model does not accept {job.size}x{job.size} images ({why})")
-        self._rejected = (
-            f"this model does not accept {job.size}x{job.size} images ({why}); Size now offers "
-            f"{native}px, the explorer's image size"
-        )
+            raise ValueError(self.ctx.text("max_rejected", size=job.size, why=why))
+        self._rejected = self.ctx.text("max_rejected_now", size=job.size, why=why, native=native)
         self._sync_options(data)
         return replace(job, size=native)
 
@@ -262,8 +270,9 @@ class MaximizeTab(JobTab):
             if self.runner.cached(job) is None:
                 job = self._accepted(data, job)
         except Exception as error:  # shown where the user looks, and raised to the caller
+            # the tab's own ValueErrors are sentences already; anything else says what it is
             text = (
-                str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+                str(error) if isinstance(error, ValueError) else error_line(self.ctx.lang, error)
             )
             self._show_status(note(text), None)
             raise
@@ -271,7 +280,8 @@ class MaximizeTab(JobTab):
         # Empty first, then the new length: the bar never flashes the last run's fill at the start.
         self.progress.value, self.progress.max = 0, job.steps
         self._set_running(True)
-        self._show_status(caption(f"running: {job.describe()}"), None)
+        self._show_status(caption(self.ctx.text("max_running", what=job.describe(self.ctx.lang))),
+                          None)  # fmt: skip
         started = self.runner.submit(
             job, lambda cancel, progress: self._maximize(data, job, cancel, progress),
             owner=data.owner, on_progress=self._on_step, on_finish=self._finished,
@@ -279,7 +289,8 @@ class MaximizeTab(JobTab):
         if not started:  # answered from the cache
             self._set_running(False)
             png = self._png(job, self.runner.result)
-            self._show_status(caption(f"cached: {job.describe()}"), png)
+            what = job.describe(self.ctx.lang)
+            self._show_status(caption(self.ctx.text("max_cached", what=what)), png)
 
     def cancel(self) -> None:
         """Ask the running optimization to stop (honoured within one step)."""
@@ -305,7 +316,9 @@ class MaximizeTab(JobTab):
         self.progress.value = min(int(step), self.progress.max)
         if preview is not None:
             self._show_picture(render.to_png(enlarged(sheet(preview))))
-        self.status.value = caption(f"step {step}/{self.progress.max} · objective {value:.4g}")
+        self.status.value = caption(
+            self.ctx.text("max_step", step=step, steps=self.progress.max, value=value)
+        )
 
     def _finished(self, job: Job, result: Any, error: BaseException | None) -> None:
         """The worker's last act: show the result or the error, then free the controls."""
@@ -319,17 +332,20 @@ class MaximizeTab(JobTab):
 
     def _show_result(self, job: Job, result: Any) -> None:
         png = self._png(job, result)
+        say, what = self.ctx.text, job.describe(self.ctx.lang)
         if result.cancelled:
-            text = f"cancelled after {result.steps} steps: {job.describe()}"
+            text = say("max_cancelled", steps=result.steps, what=what)
         else:
             last = result.history[-1] if result.history else float("nan")
-            text = f"done: {job.describe()} · objective {last:.4g}"
+            text = say("max_done", what=what, value=last)
+        if getattr(result, "frames", None) is not None:  # a video model: a clip, frames in a row
+            text += " · " + say("max_clip", frames=len(result.frames[0]))
         self.progress.value = min(result.steps, self.progress.max)
         self._last = (job, caption(text), png)
         self._show_status(caption(text), png)
 
     def _show_failure(self, job: Job, error: BaseException) -> None:
-        message = f"maximize failed: {type(error).__name__}: {error}"
+        message = self.ctx.text("max_failed", error=f"{type(error).__name__}: {error}")
         text = f"<div style='color:#b00020'>{html.escape(message)}</div>"
         self._last = (job, text, None)
         self._show_status(text, None)
@@ -337,8 +353,23 @@ class MaximizeTab(JobTab):
     def _png(self, job: Job, result: Any) -> bytes:
         """The picture of a result (kept under the budget per job), the first conv's kernels beside."""
         if result.cancelled:
-            return render.to_png(enlarged(sheet(result.images)))
-        return self._pngs.get(job, lambda: render.to_png(self._picture(job, result)))
+            png = render.to_png(enlarged(sheet(result.images)))
+        else:
+            png = self._pngs.get(job, lambda: render.to_png(self._picture(job, result)))
+        self._tiles = (png, self._sheet_tiles(job, result.images))
+        return png
+
+    @staticmethod
+    def _sheet_tiles(job: Job, images: Any) -> Tiles | None:
+        """Where each optimized picture is in the enlarged sheet, and its channel (None: a class)."""
+        if job.mode == "class":
+            return None
+        pictures = [images] if isinstance(images, np.ndarray) and images.ndim == 3 else list(images)
+        count, (height, width) = len(pictures), pictures[0].shape[:2]
+        layout = render.sheet_layout(count, height, width, sheet_cols(count), SHEET_PAD)
+        factor = enlarge_factor((layout.height, layout.width))
+        return sheet_tiles(count, (height, width), layout.cols, SHEET_PAD, job.channels[:count],
+                           scale=factor)  # fmt: skip
 
     def _picture(self, job: Job, result: Any) -> np.ndarray:
         picture = sheet(result.images)
@@ -362,5 +393,7 @@ class MaximizeTab(JobTab):
             self._show_picture(png)
 
     def _show_picture(self, png: bytes) -> None:
-        self.image.value = png
+        """Show ``png``: a result with its tiles (a click picks a channel), a preview without."""
+        tiles = self._tiles[1] if self._tiles is not None and self._tiles[0] is png else None
+        self.image.show(png, tiles)
         self.image.layout.display = None
