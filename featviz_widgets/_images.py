@@ -8,6 +8,7 @@ object is never modified.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
@@ -16,7 +17,10 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-_ACCEPTED = "a PIL image, a file path (str or pathlib.Path), a NumPy array or a torch tensor"
+_ACCEPTED = (
+    "a PIL image, a file path (str or pathlib.Path), an open binary file or bytes, a NumPy array "
+    "or a torch tensor"
+)
 
 
 def load_image(img: Any) -> Image.Image:
@@ -35,6 +39,8 @@ def load_image(img: Any) -> Image.Image:
         return img
     if isinstance(img, str | os.PathLike):
         return _open(os.fspath(img))
+    if isinstance(img, bytes | bytearray) or hasattr(img, "read"):
+        return _open_stream(img)
     if isinstance(img, Tensor):
         return _from_array(_tensor_to_hwc(img), "tensor")
     if isinstance(img, np.ndarray):
@@ -48,11 +54,28 @@ def load_image(img: Any) -> Image.Image:
 # -- decoding ------------------------------------------------------------------------------------
 
 
-def _open(path: str) -> Image.Image:
-    if not os.path.exists(path):
-        raise ValueError(f"image file not found: {path!r}; check the path (cwd: {os.getcwd()})")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a directory; pass the path of one image file")
+def _open_stream(stream: Any) -> Image.Image:
+    """An open binary file (``matplotlib.cbook.get_sample_data`` returns one) or raw bytes.
+
+    The caller's file is read from where it stands and put back there: it is not consumed.
+    """
+    if isinstance(stream, bytes | bytearray):
+        return _open(io.BytesIO(bytes(stream)), "the bytes given")
+    start = stream.tell() if getattr(stream, "seekable", lambda: False)() else None
+    try:
+        data = stream.read()
+    finally:
+        if start is not None:
+            stream.seek(start)
+    if not isinstance(data, bytes):
+        raise TypeError("the file is open in text mode; open it with mode 'rb'")
+    return _open(io.BytesIO(data), f"{getattr(stream, 'name', 'the file object')!r}")
+
+
+def _open(path: str | io.BytesIO, name: str | None = None) -> Image.Image:
+    if name is None:
+        _check_file(path)
+        name = repr(path)
     try:
         with Image.open(path) as opened:
             opened.load()  # decode now: the file closes when this block ends
@@ -60,16 +83,23 @@ def _open(path: str) -> Image.Image:
             return ImageOps.exif_transpose(opened)
     except Image.DecompressionBombError as err:
         raise ValueError(
-            f"{path!r} is too large to decode safely ({err}); PIL's decompression-bomb guard "
+            f"{name} is too large to decode safely ({err}); PIL's decompression-bomb guard "
             "is on: downscale the image first, or raise PIL.Image.MAX_IMAGE_PIXELS only for "
             "files you trust"
         ) from err
     except UnidentifiedImageError as err:
         raise ValueError(
-            f"{path!r} is not an image PIL can read; pass a PNG, JPEG or other image file"
+            f"{name} is not an image PIL can read; pass a PNG, JPEG or other image file"
         ) from err
     except OSError as err:  # truncated or corrupt data
-        raise ValueError(f"could not decode {path!r}: {err}; is the file complete?") from err
+        raise ValueError(f"could not decode {name}: {err}; is the file complete?") from err
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise ValueError(f"image file not found: {path!r}; check the path (cwd: {os.getcwd()})")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory; pass the path of one image file")
 
 
 def to_mode(picture: Image.Image, mode: str) -> Image.Image:

@@ -76,6 +76,23 @@ def test_paths_str_and_pathlib(tmp_path):
     assert load_image(path).size == (60, 40)
 
 
+def test_open_files_and_bytes(tmp_path):
+    # matplotlib.cbook.get_sample_data hands out an open binary file: it is an image too.
+    path = tmp_path / "cat.png"
+    Image.fromarray(_rgb()).save(path)
+    expected = prepare_image(path, size=32).batch
+    with open(path, "rb") as stream:
+        stream.read(3)  # the caller's position is kept, not consumed
+        stream.seek(0)
+        assert torch.equal(prepare_image(stream, size=32).batch, expected)
+        assert stream.tell() == 0
+    assert torch.equal(prepare_image(path.read_bytes(), size=32).batch, expected)
+    with pytest.raises(ValueError, match="not an image PIL can read"):
+        prepare_image(b"not a picture")
+    with open(path, encoding="latin-1") as text_mode, pytest.raises(TypeError, match="'rb'"):
+        prepare_image(text_mode)
+
+
 @pytest.mark.parametrize(
     "array",
     [
@@ -255,7 +272,6 @@ def test_bad_arrays_and_tensors(bad, message):
         None,
         3,
         [[0, 1]],
-        b"bytes",
         np.zeros((4, 4), bool),
         np.zeros((4, 4), complex),
         np.array([["a"]]),

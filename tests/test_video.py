@@ -317,13 +317,16 @@ def test_kernels_of_2plus1d_convs_show_both_halves() -> None:
     finally:
         explorer.close()
     explorer = LayerExplorer(tiny_video_net(), clip_array(4, 16), size=16)
-    try:  # a (3, 3, 3) kernel over RGB: a row of 3 RGB tiles per output, 4 outputs down
+    try:  # a (3, 3, 3) kernel over RGB: 3 RGB tiles per output, Grid width outputs per row
         explorer.layer, explorer.channel, explorer.tab = "0", None, "Kernels"
+        explorer.columns = 2  # 2 outputs (6 tiles) across, 4 outputs in 2 rows
         picture = decode(explorer.tabs["Kernels"].png())
-        assert picture.shape[1] < picture.shape[0], picture.shape
+        assert 2.5 < picture.shape[1] / picture.shape[0] < 3.5, picture.shape
         assert "3 time slices per kernel" in explorer.tabs["Kernels"].caption.value
         tiles = explorer.tabs["Kernels"]._page_tiles[0]  # a click on a slice picks its output
         assert list(tiles.channels) == [c for c in range(4) for _ in range(3)]
+        assert tiles.cols == 2  # arrow up/down step by a row of outputs
+        assert tiles.boxes[6][1] > tiles.boxes[5][1]  # output 2 starts the second row
         explorer.channel = 2  # one output: a row per input, its 3 time slices across
         assert decode(explorer.tabs["Kernels"].png()).size > 0
     finally:

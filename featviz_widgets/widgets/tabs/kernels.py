@@ -38,6 +38,7 @@ def weight_of(data: ExplorerData, layer: str) -> np.ndarray | None:
 
 KERNEL_TILE = 32  # px: 3x3 kernels drawn at render's default 16 px are too small to read
 KERNEL_SLICES = 1024  # grey slices per page for a many-input conv (render.kernels' own page)
+MAX_TILES_ACROSS = 64  # time-slice tiles in one row of a Conv3d stem's kernels
 # A matrix page (Linear, 1x1 conv) above this is block-averaged: a 7392 x 7392 layer stays fast
 # (and no notebook shows more columns than this anyway).
 MATRIX_PIXELS = 1_000_000
@@ -105,11 +106,15 @@ class KernelsTab(PictureTab):
             return picture, f"{what} · {say('kernels_time', kt=kt)}"
         start, count = page_bounds(sel, out)
         by_time = weight.transpose(0, 2, 1, 3, 4)  # [out, kt, in, kh, kw]
-        if n_in in (1, 3):  # one tile per slice, a row of kt per output
+        if n_in in (1, 3):  # one tile per slice, kt tiles in a row per output
+            # Grid width counts outputs per row (each kt tiles wide): one output per row made a
+            # stem of 64 outputs a strip 40 times taller than wide.
+            per_row = max(1, min(sel.columns, MAX_TILES_ACROSS // kt))
             tiles = by_time.reshape(out * kt, n_in, kh, kw)
-            drawn = {"cols": kt, "start": start * kt, "count": count * kt, "min_tile": KERNEL_TILE}
+            drawn = {"cols": kt * per_row, "start": start * kt, "count": count * kt,
+                     "min_tile": KERNEL_TILE}  # fmt: skip
             picture = render.kernels(tiles, **drawn)
-            self._page_tiles = _per_output(kernel_tiles(tiles, **drawn)[0], weight, kt)
+            self._page_tiles = _per_output(kernel_tiles(tiles, **drawn)[0], weight, kt, per_row)
             how = say("kernels_time", kt=kt)
         else:  # an output's tiles are its own (kt rows of input slices): a click picks it
             count = min(count, max(1, KERNEL_SLICES // (n_in * kt)))
@@ -171,9 +176,12 @@ def _planar_kernels(weight: np.ndarray) -> np.ndarray:
     return weight[:, :, :, 0, 0][:, :, None, :]
 
 
-def _per_output(tiles: Tiles, weight: np.ndarray, kt: int) -> tuple[Tiles, None]:
+def _per_output(tiles: Tiles, weight: np.ndarray, kt: int, per_row: int) -> tuple[Tiles, None]:
     """Tiles of a Conv3d drawn one time slice per tile, as its output channels: tile ``i`` is
     slice ``i % kt`` of output ``i // kt`` (a click picks the output, the readout its weights)."""
     outputs = np.asarray(tiles.channels, dtype=np.int64) // kt
     means, maxes = mean_max(weight[outputs])
-    return replace(tiles, channels=outputs.tolist(), cols=1, means=means, maxes=maxes), None
+    return (
+        replace(tiles, channels=outputs.tolist(), cols=per_row, means=means, maxes=maxes),
+        None,
+    )
