@@ -24,6 +24,8 @@ from sweep import Row, Section, decode, write_coverage
 from torch import nn
 from torchvision.models import video
 
+from featviz_widgets.engine import capture, owner_for
+from featviz_widgets.examples import top_examples
 from featviz_widgets.inputs import load_clip, prepare_clip, prepare_image
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets import LayerExplorer
@@ -370,5 +372,33 @@ def test_video_captions_speak_the_explorers_language() -> None:
         assert "2 个时间步的总和" in explorer.tabs["Feature maps"].caption.value
         explorer.tab = "Kernels"
         assert "3 个时间切片并排显示" in explorer.tabs["Kernels"].caption.value
+    finally:
+        explorer.close()
+
+
+# -- dataset examples on a video model ----------------------------------------------------------
+
+
+def test_dataset_photos_rank_a_video_model_as_still_clips() -> None:
+    model = tiny_video_net()
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (20, 20, 3), dtype=np.uint8) for _ in range(4)]
+    found = top_examples(model, photos, "0", k=4, size=16, progress=False)
+    frames = owner_for(model).clip_frames((16, 16))
+    assert frames is not None and frames >= 3  # the kt=3 kernel needs three frames at least
+    means = []
+    for photo in photos:  # the same photos, repeated over time by hand
+        still = prepare_image(photo, size=16).batch.unsqueeze(2).expand(-1, -1, frames, -1, -1)
+        means.append(capture(model, still, ["0"])["0"][0, 2].mean().item())
+    ranked = [image for image, _ in found.top("0", 2)]
+    assert ranked == list(np.argsort(-np.asarray(means), kind="stable"))
+    explorer = LayerExplorer(model, clip_array(4, 16), size=16, dataset=photos)
+    try:  # the Examples tab: ranks, then draws each photo with the channel's map over it
+        explorer.tab, explorer.layer, explorer.channel = "Examples", "0", 2
+        tab = explorer.tab_object("examples")
+        tab.run()
+        tab.wait(120)
+        assert explorer.error is None, explorer.error
+        assert decode(tab.png()).size > 0
     finally:
         explorer.close()

@@ -186,6 +186,21 @@ class ModelOwner:
         """Whether the model's input is a clip ``[N, C, T, H, W]`` (its stem is a Conv3d)."""
         return self.adapter.input_dims(self.model) == 3
 
+    def still_clips(self, batch: torch.Tensor) -> torch.Tensor:
+        """Images ``[N, C, H, W]`` as a video model's input: each photo repeated over the fewest
+        frames the model runs on (the "boring video" used to inflate 2-D nets into 3-D ones).
+        Any other batch, or any batch of an image model, is returned as it is (no copy)."""
+        if batch.dim() != 4 or not self.takes_clips:
+            return batch
+        height, width = (int(s) for s in batch.shape[-2:])
+        frames = self.clip_frames((height, width))
+        if frames is None:
+            raise ValueError(
+                f"the video model runs on no short clip of {height}x{width} frames; pass a "
+                "larger size= (its own crop size, e.g. 112 or 224)"
+            )
+        return batch.unsqueeze(2).expand(-1, -1, frames, -1, -1)
+
     def clip_frames(self, size: tuple[int, int]) -> int | None:
         """The fewest frames of :data:`CLIP_FRAMES` the model runs on at (height, width) ``size``,
         or None when it runs on none of them (one cached probe per length until one runs)."""

@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import layout
 from .._text import did_you_mean
-from ..engine import capture, list_layers, list_nodes, parse_key, survey
+from ..engine import capture, list_layers, list_nodes, owner_for, parse_key, survey
 
 __all__ = ["BatchScorer", "LayerScores", "check_layers", "layer_scores"]
 
@@ -151,6 +151,8 @@ class BatchScorer:
 
     def score(self, batch: torch.Tensor) -> dict[str, LayerScores]:
         """``{key: LayerScores}`` for one ``[N, C, H, W]`` batch."""
+        # A video model ranks dataset photos as still clips (the owner's one recipe for it).
+        batch = owner_for(self.model).still_clips(batch)
         if self._hints is None:
             found = survey(self.model, batch[:1], what="the layer layouts for top_examples")
             shaped = {key: SimpleNamespace(shape=shape) for key, shape in found.shapes.items()}

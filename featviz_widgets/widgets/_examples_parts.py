@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from featviz_widgets import layout, render
-from featviz_widgets.engine import capture, parse_key, receptive_field
+from featviz_widgets.engine import capture, owner_for, parse_key, receptive_field
 from featviz_widgets.examples import Examples, top_examples
 from featviz_widgets.examples.fingerprint import fingerprint, images_digest, model_digest
 from featviz_widgets.examples.sources import Source, Stream, open_source
@@ -139,6 +139,7 @@ class DatasetExamples:
     def channel_maps(self, layer: str, positions: Sequence[int], channel: int) -> list[Any]:
         """One channel's map on each image (None for a vector output): one stop-early forward."""
         batch = torch.stack([self.recipe.tensor(self.picture(p)) for p in positions])
+        batch = owner_for(self.data.model).still_clips(batch)  # a video model: still clips
         key = parse_key(layer)
         with self.data.using():
             acts = capture(self.data.model, batch, [key.name], stop_early=key.call == 1)
