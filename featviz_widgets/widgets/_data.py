@@ -19,7 +19,7 @@ Every engine call runs inside the model owner's lock, waiting at most
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
@@ -337,36 +337,6 @@ class ExplorerData:
         if self.categories is not None and index < len(self.categories):
             return str(self.categories[index])
         return text(lang, "class_index", index=index)
-
-
-class Activations(Mapping[str, torch.Tensor]):
-    """Every module output of the explorer's image, key -> tensor (batch first), read-only.
-
-    Keys (``name``, ``name#2``, ``name[0]``) come from the survey, in execution order, and cost
-    nothing to list; a value is captured when it is read (one stop-early forward) unless the
-    explorer still keeps it under the memory budget. Reading every value holds them all: prefer
-    reading the layers you need.
-    """
-
-    def __init__(self, data: ExplorerData) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self._data.shapes:
-            raise KeyError(key)
-        return self._data.tensor(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._data.shapes))
-
-    def __len__(self) -> int:
-        return len(self._data.shapes)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data.shapes
-
-    def __repr__(self) -> str:
-        return f"<activations of {len(self)} module outputs, captured on access>"
 
 
 def _check_device(model_dev: torch.device, device: str | torch.device | None) -> torch.device:

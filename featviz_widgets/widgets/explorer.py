@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from featviz_widgets.widgets._controls import widget_tree
-from featviz_widgets.widgets._data import Activations, ExplorerData
+from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._options import GRID, page_size
 from featviz_widgets.widgets._state import SelectionState
 from featviz_widgets.widgets._strings import check_lang, hint, text
@@ -311,3 +311,33 @@ class LayerExplorer(SelectionState):
     def _channel_slug(self) -> str:
         channel = self.channel
         return "grid" if channel is None else str(channel)
+
+
+class Activations(Mapping[str, torch.Tensor]):
+    """Every module output of the explorer's image, key -> tensor (batch first), read-only.
+
+    Keys (``name``, ``name#2``, ``name[0]``) come from the survey, in execution order, and cost
+    nothing to list; a value is captured when it is read (one stop-early forward) unless the
+    explorer still keeps it under the memory budget. Reading every value holds them all: prefer
+    reading the layers you need.
+    """
+
+    def __init__(self, data: ExplorerData) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._data.shapes:
+            raise KeyError(key)
+        return self._data.tensor(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data.shapes))
+
+    def __len__(self) -> int:
+        return len(self._data.shapes)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data.shapes
+
+    def __repr__(self) -> str:
+        return f"<activations of {len(self)} module outputs, captured on access>"
