@@ -3,7 +3,9 @@ browser's messages (click, back, arrows, value requests) against a real LayerExp
 
 from __future__ import annotations
 
+import gc
 import io
+import weakref
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from torch import nn
 from featviz_widgets import render
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.widgets import LayerExplorer, _picture
+from featviz_widgets.widgets._controls import widget_tree
 from featviz_widgets.widgets._examples_parts import CACHE_ENV
 from featviz_widgets.widgets._picture import MAX_VALUES, Picture, Tiles, tooltip_words
 
@@ -368,3 +371,23 @@ def test_examples_grid_tiles_are_the_channels_crops(tmp_path, monkeypatch) -> No
         assert ex.channel is None
     finally:
         ex.close()
+
+
+def test_a_closed_explorer_lets_its_pictures_and_model_go() -> None:
+    # anywidget ties a widget whose ESM is a file path to that file's change signal for good: the
+    # pictures (and through their click handlers the explorer, its data and the model) would live
+    # as long as the process. A full model sweep ran out of memory that way.
+    def open_and_close() -> tuple[weakref.ref, list[weakref.ref]]:
+        model = make_tiny_cnn()
+        ex = LayerExplorer(model, np.zeros((32, 32, 3), np.uint8), size=32)
+        for title in ("Overlay", "Kernels", "Predictions", "Layers", "Feature maps"):
+            ex.tab = title  # every tab draws its picture (or table) once
+        pictures = [weakref.ref(w) for w in widget_tree(ex) if isinstance(w, Picture)]
+        ex.close()
+        return weakref.ref(model), pictures
+
+    model, pictures = open_and_close()
+    gc.collect()
+    assert len(pictures) >= 4
+    assert model() is None
+    assert all(picture() is None for picture in pictures)

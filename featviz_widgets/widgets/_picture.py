@@ -98,8 +98,11 @@ class Picture(anywidget.AnyWidget):
     >>> picture.show(png_bytes, tiles, values=lambda: maps)  # doctest: +SKIP
     """
 
-    _esm = _STATIC / "picture.js"
-    _css = _STATIC / "picture.css"
+    # The files' text, not their paths: anywidget ties every instance made from a path to that
+    # file's change signal (hot reload) and so keeps every picture, and the explorer and model
+    # behind it, alive for the life of the process.
+    _esm = (_STATIC / "picture.js").read_text(encoding="utf-8")
+    _css = (_STATIC / "picture.css").read_text(encoding="utf-8")
     value = traitlets.Bytes(b"").tag(sync=True)
     geometry = traitlets.Dict().tag(sync=True)
     words = traitlets.Dict().tag(sync=True)

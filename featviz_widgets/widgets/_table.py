@@ -32,7 +32,7 @@ class LayerTable(anywidget.AnyWidget):
     >>> table.on_pick(print)  # a click on the row prints "conv1"
     """
 
-    _esm = _STATIC / "table.js"
+    _esm = (_STATIC / "table.js").read_text(encoding="utf-8")  # text, not a path: see _picture
     header = traitlets.List(traitlets.Unicode()).tag(sync=True)
     rows = traitlets.List(traitlets.List()).tag(sync=True)  # [key or "", *cells] per row
     selected = traitlets.Unicode("").tag(sync=True)
