@@ -149,3 +149,120 @@ def test_label_shares_count_every_label_present_largest_first() -> None:
     assert render.label_shares(np.zeros((0, 3), int)) == []
     with pytest.raises(ValueError, match="non-negative class indices"):
         render.label_shares(np.array([[0.5]]))
+
+
+# -- instance masks and keypoints -------------------------------------------------------------
+
+
+def test_fill_masks_blends_each_mask_in_its_colour_and_leaves_the_rest() -> None:
+    photo = _photo(20, 30)
+    before = photo.copy()
+    masks = np.zeros((2, 20, 30), bool)
+    masks[0, 2:10, 3:15] = True
+    masks[1, 8:18, 12:25] = True  # overlaps mask 0 at rows 8-9, columns 12-14
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    alpha = 0.4
+    drawn = render.fill_masks(photo, masks, colors, alpha=alpha)
+    assert np.array_equal(photo, before), "the caller's photo was modified"
+    reference = photo.copy()
+    for y in range(20):
+        for x in range(30):
+            owners = [i for i in range(2) if masks[i, y, x]]
+            if owners:  # the last mask covering a pixel is the one blended, once
+                mixed = (1 - alpha) * photo[y, x].astype(np.float64) + alpha * colors[owners[-1]]
+                reference[y, x] = np.round(mixed)
+    assert np.abs(drawn.astype(int) - reference.astype(int)).max() <= 1
+    outside = ~masks.any(axis=0)
+    assert np.array_equal(drawn[outside], photo[outside])
+    assert (drawn[9, 13].astype(int) - reference[9, 13]).max() <= 1  # blue over red
+    assert np.array_equal(render.fill_masks(photo, masks[:0], colors[:0]), photo)
+
+
+def test_fill_masks_names_bad_input() -> None:
+    photo, colors = _photo(8, 8), render.distinct_colors(2)
+    with pytest.raises(ValueError, match=r"masks must be bool \[B, H, W\]"):
+        render.fill_masks(photo, np.zeros((2, 8, 8)), colors)  # probabilities: threshold first
+    with pytest.raises(ValueError, match="the size of the photo"):
+        render.fill_masks(photo, np.zeros((2, 4, 8), bool), colors)
+    with pytest.raises(ValueError, match="one colour per mask"):
+        render.fill_masks(photo, np.zeros((3, 8, 8), bool), colors)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        render.fill_masks(photo, np.zeros((2, 8, 8), bool), colors, alpha=-0.1)
+
+
+def _near_segment(height: int, width: int, start, end, reach: float) -> np.ndarray:
+    """Pixels whose centre is within ``reach`` of the segment (loops; a dot when start == end)."""
+    start, end = np.asarray(start, float), np.asarray(end, float)
+    mask = np.zeros((height, width), bool)
+    for y in range(height):
+        for x in range(width):
+            centre = np.array([x + 0.5, y + 0.5])
+            step = end - start
+            t = 0.0 if not step.any() else np.clip((centre - start) @ step / (step @ step), 0, 1)
+            mask[y, x] = np.linalg.norm(centre - (start + t * step)) <= reach
+    return mask
+
+
+def test_draw_keypoints_puts_dots_at_visible_keypoints_and_lines_between_them() -> None:
+    photo = _photo(40, 50)
+    before = photo.copy()
+    points = np.array([[[10.3, 8.7, 1.0], [30.0, 25.2, 2.0], [42.6, 6.1, 0.0], [5.0, 33.0, 1.0]]])
+    color = np.array([[0, 255, 0]], np.uint8)
+    edges = ((0, 1), (1, 2), (2, 3))  # only 0-1 joins two visible keypoints
+    drawn = render.draw_keypoints(photo, points, color, edges=edges, radius=2.5, width=1)
+    assert np.array_equal(photo, before), "the caller's photo was modified"
+    expected = _near_segment(40, 50, points[0, 0, :2], points[0, 1, :2], np.sqrt(0.5))
+    for x, y, _ in points[0, [0, 1, 3]]:
+        expected |= _near_segment(40, 50, (x, y), (x, y), 2.5)
+        assert (drawn[int(y), int(x)] == color[0]).all()  # the pixel the keypoint lies in
+    changed = (drawn != photo).any(axis=2)
+    assert np.array_equal(changed, expected & (photo != color[0]).any(axis=2))
+    assert (drawn[expected] == color[0]).all()
+    # the invisible keypoint: no dot, and neither of its lines
+    hidden = _near_segment(40, 50, points[0, 2, :2], points[0, 2, :2], 2.5)
+    for other in (1, 3):
+        hidden |= _near_segment(40, 50, points[0, 2, :2], points[0, other, :2], np.sqrt(0.5))
+    assert (hidden & ~expected).sum() > 40 and not changed[hidden & ~expected].any()
+
+
+def test_draw_keypoints_clips_and_skips_what_it_cannot_draw() -> None:
+    photo = _photo(20, 20)
+    points = np.array(
+        [
+            [[-1.0, 5.0, 1.0], [np.nan, 4.0, 1.0]],  # a dot partly outside; not finite: skipped
+            [[19.9, 19.9, 1.0], [100.0, 100.0, 1.0]],  # a corner dot; wholly outside
+        ]
+    )
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    drawn = render.draw_keypoints(photo, points, colors, edges=((0, 1),), radius=2.0, width=1)
+    expected = _near_segment(20, 20, (-1.0, 5.0), (-1.0, 5.0), 2.0)
+    corner = _near_segment(20, 20, (19.9, 19.9), (19.9, 19.9), 2.0)
+    corner |= _near_segment(20, 20, (19.9, 19.9), (100.0, 100.0), np.sqrt(0.5))
+    assert (drawn[expected] == colors[0]).all() and (drawn[corner] == colors[1]).all()
+    changed = (drawn != photo).any(axis=2)
+    assert np.array_equal(changed, (expected | corner) & changed)
+    empty = render.draw_keypoints(photo, np.zeros((0, 17, 3)), np.zeros((0, 3), np.uint8))
+    assert np.array_equal(empty, photo)
+
+
+def test_draw_keypoints_names_bad_input() -> None:
+    photo, colors = _photo(8, 8), render.distinct_colors(1)
+    with pytest.raises(ValueError, match=r"keypoints must be \[B, K, 3\]"):
+        render.draw_keypoints(photo, np.zeros((1, 4, 2)), colors)
+    with pytest.raises(ValueError, match="one colour per instance"):
+        render.draw_keypoints(photo, np.zeros((2, 4, 3)), colors)
+    with pytest.raises(ValueError, match="radius and width must be positive"):
+        render.draw_keypoints(photo, np.zeros((1, 4, 3)), colors, radius=0)
+
+
+def test_the_coco_person_skeleton_joins_every_keypoint_once_per_limb() -> None:
+    names, limbs = render.COCO_PERSON_KEYPOINTS, render.COCO_PERSON_SKELETON
+    assert len(names) == 17 and names[0] == "nose" and names[-1] == "right_ankle"
+    assert len(limbs) == 19 and len(set(map(frozenset, limbs))) == 19
+    assert {index for limb in limbs for index in limb} == set(range(17))
+    named = {frozenset((names[a], names[b])) for a, b in limbs}
+    for side in ("left", "right"):  # each arm and leg is a chain, each side's torso a line
+        for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"),
+                     ("knee", "ankle"), ("shoulder", "hip")):  # fmt: skip
+            assert frozenset((f"{side}_{a}", f"{side}_{b}")) in named
+    assert frozenset(("left_wrist", "right_wrist")) not in named

@@ -6,8 +6,10 @@ inspects model classes. Read by structure (duck typing), as torchvision lays its
 - class scores: a ``[N, K]`` tensor, or the ``logits`` of a dict / ``ModelOutput``
   (:func:`~._facts.class_scores`);
 - detections: a list with one dict per image holding ``boxes`` ``[B, 4]`` (x1, y1, x2, y2 in
-  input pixels), ``labels`` ``[B]`` and ``scores`` ``[B]`` (Faster R-CNN, RetinaNet, FCOS, SSD;
-  Mask and Keypoint R-CNN add more entries, read as the same boxes);
+  input pixels), ``labels`` ``[B]`` and ``scores`` ``[B]`` (Faster R-CNN, RetinaNet, FCOS, SSD);
+  Mask R-CNN adds ``masks`` ``[B, 1, H, W]`` (probabilities, pasted into the input image) and
+  Keypoint R-CNN ``keypoints`` ``[B, K, 3]`` (x, y, visibility in input pixels): torchvision's
+  transform maps all three back to the image it was given, so they share the boxes' pixels;
 - segmentation: a dict whose ``out`` is ``[N, K, H, W]`` class scores per pixel (FCN, DeepLabV3,
   LR-ASPP), or a Hugging Face ``SemanticSegmenterOutput`` whose ``logits`` are (SegFormer: at a
   quarter of the input's resolution).
@@ -47,19 +49,54 @@ class Detections:
     boxes : float64 ``[B, 4]``: x1, y1, x2, y2 in the pixels of the image the model was given.
     labels : int64 ``[B]`` class indices.
     scores : float64 ``[B]``.
+    masks : float32 ``[B, H, W]`` each box's instance-mask probability at every pixel of that
+        image (Mask R-CNN), else None.
+    keypoints : float64 ``[B, K, 3]`` each box's keypoints, x, y in the same pixels and a
+        visibility (0: not visible) (Keypoint R-CNN), else None.
     """
 
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
+    masks: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
+    def take(self, index: np.ndarray) -> Detections:
+        """The detections at ``index`` (integer positions), every field alike."""
+        index = np.asarray(index, dtype=np.int64)
+        return Detections(
+            boxes=self.boxes[index],
+            labels=self.labels[index],
+            scores=self.scores[index],
+            masks=None if self.masks is None else self.masks[index],
+            keypoints=None if self.keypoints is None else self.keypoints[index],
+        )
+
 
 def detections(output: Any, image: int = 0) -> Detections | None:
-    """The boxes of batch image ``image`` in a detection model's output, sorted by score (stable);
-    None when ``output`` is not a list of per-image ``{"boxes", "labels", "scores"}`` dicts."""
+    """The boxes of batch image ``image`` in a detection model's output, sorted by score (stable),
+    with their masks and keypoints when the output has well-shaped ones; None when ``output`` is
+    not a list of per-image ``{"boxes", "labels", "scores"}`` dicts."""
+    item = _detection_item(output, image)
+    if item is None:
+        return None
+    order = torch.argsort(-item["scores"].detach().float(), stable=True).cpu()
+    masks, keypoints = _instance_masks(item), _keypoints(item)
+    return Detections(
+        boxes=_numpy(item["boxes"].detach().cpu()[order]),
+        labels=item["labels"].detach().cpu().to(torch.int64)[order].numpy(),
+        scores=_numpy(item["scores"].detach().cpu()[order]),
+        masks=None if masks is None else _numpy(masks.cpu()[order], torch.float32),
+        keypoints=None if keypoints is None else _numpy(keypoints.cpu()[order]),
+    )
+
+
+def _detection_item(output: Any, image: int) -> Mapping[str, Any] | None:
+    """Batch image ``image``'s dict when ``output`` is a list of per-image detection dicts with
+    well-shaped ``boxes``, ``labels`` and ``scores``; else None (nothing is copied)."""
     if isinstance(output, Tensor | Mapping | str) or not isinstance(output, Sequence):
         return None
     if not output or not all(isinstance(item, Mapping) for item in output):
@@ -71,12 +108,25 @@ def detections(output: Any, image: int = 0) -> Detections | None:
     count = len(scores)
     if boxes.shape != (count, 4) or labels.shape != (count,) or scores.dim() != 1:
         return None
-    order = torch.argsort(-scores.detach().float(), stable=True).cpu()
-    return Detections(
-        boxes=_numpy(boxes)[order.numpy()],
-        labels=labels.detach().cpu().to(torch.int64).numpy()[order.numpy()],
-        scores=_numpy(scores)[order.numpy()],
-    )
+    return item
+
+
+def _instance_masks(item: Mapping[str, Any]) -> Tensor | None:
+    """``masks`` as ``[B, H, W]`` when it is ``[B, 1, H, W]`` or ``[B, H, W]``, else None."""
+    masks, count = item.get("masks"), len(item["scores"])
+    if not isinstance(masks, Tensor) or len(masks) != count:
+        return None
+    if masks.dim() == 4 and masks.shape[1] == 1:
+        return masks.detach()[:, 0]
+    return masks.detach() if masks.dim() == 3 else None
+
+
+def _keypoints(item: Mapping[str, Any]) -> Tensor | None:
+    """``keypoints`` when it is ``[B, K, 3]`` (x, y, visibility), else None."""
+    points, count = item.get("keypoints"), len(item["scores"])
+    if isinstance(points, Tensor) and points.dim() == 3 and points.shape[::2] == (count, 3):
+        return points.detach()
+    return None
 
 
 def segmentation_scores(output: Any, image: int = 0) -> np.ndarray | None:
@@ -99,12 +149,12 @@ def output_kind(output: Any) -> str | None:
     scores = class_scores(output)
     if scores is not None and scores.dim() == 2 and scores.shape[1] > 1:
         return "classes"
-    if detections(output) is not None:
+    if _detection_item(output, 0) is not None:
         return "detections"
     if segmentation_scores(output) is not None:
         return "segmentation"
     return None
 
 
-def _numpy(tensor: Tensor) -> np.ndarray:
-    return tensor.detach().to("cpu", torch.float64).numpy()
+def _numpy(tensor: Tensor, dtype: torch.dtype = torch.float64) -> np.ndarray:
+    return tensor.detach().to("cpu", dtype).numpy()

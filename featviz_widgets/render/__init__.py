@@ -4,14 +4,24 @@ Imports NumPy, PIL and matplotlib's colormap registry only (no figures, no torch
 ``_norm`` (normalize), ``_color`` (lookup tables), ``_geometry`` (layouts, tile rectangles),
 ``_grid`` (channel grids, single maps, frames, picture sheets), ``_maps`` (aggregate, overlay,
 strips), ``_kernels`` (weights), ``_stats`` (ranking), ``_encode`` (PNG/JPEG), ``_annotate``
-(box outlines and label masks on a photo: detection and segmentation predictions, no text).
+(box outlines, instance masks, keypoints and label masks on a photo: detection and segmentation
+predictions, no text).
 
 Typical use: ``to_png(grid(acts, cols=16))``; in a widget, ``grid_png(...)`` is the same picture, faster.
 """
 
 from __future__ import annotations
 
-from ._annotate import distinct_colors, draw_boxes, label_overlay, label_shares
+from ._annotate import (
+    COCO_PERSON_KEYPOINTS,
+    COCO_PERSON_SKELETON,
+    distinct_colors,
+    draw_boxes,
+    draw_keypoints,
+    fill_masks,
+    label_overlay,
+    label_shares,
+)
 from ._color import NAN_COLOR, PAD_COLOR, colorize, colormap_lut
 from ._encode import to_jpeg, to_png
 from ._geometry import (
@@ -30,6 +40,8 @@ from ._stats import STATS, channel_stats, top_k
 
 __all__ = [
     "AGGREGATES",
+    "COCO_PERSON_KEYPOINTS",
+    "COCO_PERSON_SKELETON",
     "NAN_COLOR",
     "NORMALIZATIONS",
     "PAD_COLOR",
@@ -41,6 +53,8 @@ __all__ = [
     "colormap_lut",
     "distinct_colors",
     "draw_boxes",
+    "draw_keypoints",
+    "fill_masks",
     "frames",
     "grid",
     "grid_layout",

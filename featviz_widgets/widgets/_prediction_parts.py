@@ -8,7 +8,11 @@ each table row starts with its colour's swatch.
 
 - Detections: the boxes scoring at least :data:`MIN_SCORE`, best first, at most
   :data:`TOP_BOXES`; when none does (random or untrained weights), the :data:`FALLBACK_BOXES` best
-  whatever their score, and the caption says so.
+  whatever their score, and the caption says so. A box's instance mask (Mask R-CNN: probability
+  above :data:`MASK_THRESHOLD`) is filled in the box's colour under its outline, its keypoints
+  (Keypoint R-CNN) are dots in that colour over it, joined by the limbs for COCO's 17 person
+  keypoints. Masks and keypoints come in the pixels of the image the model was given, which is the
+  photo shown (as the boxes do): nothing is rescaled.
 - Segmentation: the argmax over classes of the model's ``out`` (or 4-D ``logits``) at every pixel,
   blended over the photo at :data:`MASK_ALPHA`; the legend lists every class present with its share of the pixels.
 """
@@ -29,6 +33,7 @@ MIN_SCORE = 0.5  # torchvision's detection demos draw boxes from this score up
 TOP_BOXES = 10
 FALLBACK_BOXES = 5
 MASK_ALPHA = 0.5
+MASK_THRESHOLD = 0.5  # torchvision's Mask R-CNN demos binarize its masks here
 
 Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
 
@@ -77,14 +82,36 @@ def shown_boxes(found: Detections) -> tuple[Detections, bool]:
     fallback = len(keep) == 0
     if fallback:
         keep = np.arange(min(FALLBACK_BOXES, len(found)))
-    return Detections(found.boxes[keep], found.labels[keep], found.scores[keep]), fallback
+    return found.take(keep), fallback
+
+
+def draw_detections(photo: np.ndarray, boxes: Detections, colors: np.ndarray) -> np.ndarray:
+    """``photo`` with each box's mask filled (when there are masks), its outline over the fill,
+    and its keypoints over both, box ``i`` in ``colors[i]``. Drawn worst first: the best box's
+    marks stay whole where boxes overlap."""
+    worst_first = colors[::-1]
+    picture = photo
+    if boxes.masks is not None and boxes.masks.shape[1:] == photo.shape[:2]:
+        masks = boxes.masks[::-1] > MASK_THRESHOLD
+        picture = render.fill_masks(picture, masks, worst_first, alpha=MASK_ALPHA)
+    picture = render.draw_boxes(picture, boxes.boxes[::-1], worst_first)
+    if boxes.keypoints is not None:
+        picture = render.draw_keypoints(
+            picture, boxes.keypoints[::-1], worst_first, edges=_skeleton(boxes.keypoints)
+        )
+    return picture
+
+
+def _skeleton(keypoints: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """COCO's person limbs for its 17 keypoints; no lines for any other keypoint set."""
+    is_person = keypoints.shape[1] == len(render.COCO_PERSON_KEYPOINTS)
+    return render.COCO_PERSON_SKELETON if is_person else ()
 
 
 def _boxes_picture(data: ExplorerData, found: Detections, say: Say, lang: str) -> PredictionPicture:
     boxes, fallback = shown_boxes(found)
     colors = render.distinct_colors(len(boxes))
-    # Drawn worst first: the best box's outline stays whole where boxes overlap.
-    picture = render.draw_boxes(data.prepared.display, boxes.boxes[::-1], colors[::-1])
+    picture = draw_detections(data.prepared.display, boxes, colors)
     rows = [
         [
             _swatch(color),
@@ -102,8 +129,23 @@ def _boxes_picture(data: ExplorerData, found: Detections, say: Say, lang: str) -
         caption = say("det_low", threshold=MIN_SCORE, count=len(boxes), total=len(found))
     else:
         caption = say("det_top", threshold=MIN_SCORE, count=len(boxes), total=len(found))
+    for note in _marks_notes(boxes, picture.shape[:2], say):
+        caption = say("det_with", caption=caption, note=note)
     header = ["", say("col_class"), say("col_score"), say("col_box")]
     return PredictionPicture("detections", picture, header, rows, caption, boxes=boxes)
+
+
+def _marks_notes(boxes: Detections, size: tuple[int, ...], say: Say) -> list[str]:
+    """The caption's words for the masks and keypoints drawn (none when there are none)."""
+    if len(boxes) == 0:
+        return []
+    notes = []
+    if boxes.masks is not None and boxes.masks.shape[1:] == tuple(size):
+        notes.append(say("det_masks", threshold=MASK_THRESHOLD))
+    if boxes.keypoints is not None:
+        key = "det_skeleton" if _skeleton(boxes.keypoints) else "det_keypoints"
+        notes.append(say(key, count=boxes.keypoints.shape[1]))
+    return notes
 
 
 def _mask_picture(data: ExplorerData, scores: np.ndarray, say: Say, lang: str) -> PredictionPicture:

@@ -131,6 +131,10 @@ EN: dict[str, str] = {
         "boxes, whatever their score"
     ),
     "det_none": "the model found no boxes in this image",
+    "det_masks": "each box's mask (probability over {threshold}) filled in its colour",
+    "det_with": "{caption}; {note}",
+    "det_keypoints": "each box's {count} keypoints as dots",
+    "det_skeleton": "each box's {count} keypoints as dots joined by the person skeleton",
     "seg_caption": (
         "the most likely of {classes} classes at every pixel, over the photo ({present} present)"
     ),
