@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -135,15 +136,21 @@ def explore_every_tab(
                 assert explorer.error is None, (title, explorer.error)
         predictions = explorer.tabs["Predictions"].html.value
         assert ("not a class-score vector" not in predictions) == classifier, predictions
-        explorer.tab = "Maximize"
-        tab = explorer.maximizer
-        tab.steps.value = tab.steps.min
-        tab.run()
-        result = explorer.wait(600)
-        assert result.steps == tab.steps.min and "done" in tab.status.value, tab.status.value
-        assert all(np.isfinite(result.history)), result.history
+        run_maximize_tab(explorer)
     finally:
         explorer.close()
+
+
+def run_maximize_tab(explorer: LayerExplorer) -> Any:
+    """Click Run on the Maximize tab with its fewest steps; the run must end done and finite."""
+    explorer.tab = "Maximize"
+    tab = explorer.maximizer
+    tab.steps.value = tab.steps.min
+    tab.run()
+    result = explorer.wait(600)
+    assert result.steps == tab.steps.min and "done" in tab.status.value, tab.status.value
+    assert all(np.isfinite(result.history)), result.history
+    return result
 
 
 def maximize_with_defaults(model: torch.nn.Module, layer: str) -> None:

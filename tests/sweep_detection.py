@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 import torchvision
 from support import assert_model_unchanged, model_state
-from sweep import Row, Section, decode, image, maximize_with_defaults, survey_and_draw
+from sweep import (
+    Row,
+    Section,
+    decode,
+    image,
+    maximize_with_defaults,
+    run_maximize_tab,
+    survey_and_draw,
+)
 
 from featviz_widgets.engine import owner_for
 from featviz_widgets.widgets import LayerExplorer
@@ -141,12 +148,6 @@ def _explore(model: torch.nn.Module, side: int, keys: list[str], kind: str) -> N
         shown = explorer.tab_object("predictions").shown
         assert shown is not None and shown.kind == kind, shown
         explorer.layer = keys[-1]
-        explorer.tab = "Maximize"
-        tab = explorer.maximizer
-        tab.steps.value = tab.steps.min
-        tab.run()
-        result = explorer.wait(600)
-        assert result.steps == tab.steps.min and "done" in tab.status.value, tab.status.value
-        assert all(np.isfinite(result.history)), result.history
+        run_maximize_tab(explorer)
     finally:
         explorer.close()
