@@ -113,6 +113,18 @@ def assert_model_unchanged(model: nn.Module, before: ModelState) -> None:
     assert hook_count(model) == 0, {k: v for k, v in after.hooks.items() if v}
 
 
+class UntraceableCNN(nn.Module):
+    """One conv and data-dependent control flow: torch.fx cannot trace it, module hooks still work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y if float(y.sum()) > 0 else -y
+
+
 class FixedSizeCNN(nn.Module):
     """A CNN whose Linear head takes 32 x 32 inputs only and says nothing about it (like MaxViT)."""
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import traitlets
-from support import assert_model_unchanged, make_tiny_cnn, model_state
+from support import UntraceableCNN, assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
 from featviz_widgets.widgets import LayerExplorer
@@ -140,20 +140,8 @@ def test_a_bad_value_raises_shows_and_leaves_the_trait(ex, name, value, message)
     assert ex.error is None and ex._message.value == ""
 
 
-class _Untraceable(nn.Module):
-    """Data-dependent control flow: torch.fx cannot list its graph nodes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        return y if float(y.sum()) > 0 else -y
-
-
 def test_a_refused_click_puts_the_control_back() -> None:
-    ex = LayerExplorer(_Untraceable(), PHOTO, size=32)
+    ex = LayerExplorer(UntraceableCNN(), PHOTO, size=32)
     try:
         seen = _events(ex)
         with pytest.raises(ValueError):

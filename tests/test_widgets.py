@@ -17,7 +17,13 @@ import torch
 import torchvision
 from PIL import Image
 from skimage import data as skdata
-from support import FixedSizeCNN, assert_model_unchanged, make_tiny_cnn, model_state
+from support import (
+    FixedSizeCNN,
+    UntraceableCNN,
+    assert_model_unchanged,
+    make_tiny_cnn,
+    model_state,
+)
 from torch import nn
 
 from featviz_widgets import engine, render
@@ -366,20 +372,8 @@ def test_conv1d_signals_and_conv3d_video_render() -> None:
     _unchanged(model, before)
 
 
-class _Untraceable(nn.Module):
-    """Data-dependent control flow: torch.fx cannot trace it, module hooks still work."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        return y if float(y.sum()) > 0 else -y
-
-
 def test_graph_nodes_of_an_untraceable_model_fail_readably() -> None:
-    model = _Untraceable()
+    model = UntraceableCNN()
     before = model_state(model)
     ex = LayerExplorer(model, CAT, size=32)
     with pytest.raises(ValueError):
