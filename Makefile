@@ -37,6 +37,7 @@ bench: env
 	$(BIN)/python benchmarks/explorer.py
 	$(BIN)/python benchmarks/optvis.py
 	$(BIN)/python benchmarks/browser_latency.py
+	$(BIN)/python benchmarks/versions.py
 
 clean:
 	rm -rf $(VENV) .torch_home
