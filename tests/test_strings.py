@@ -26,7 +26,7 @@ from featviz_widgets import engine
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.optvis.targets import LayerChoice
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._controls import widget_tree
+from featviz_widgets.widgets.controls import widget_tree
 from featviz_widgets.widgets._strings import EN, TABLES, ZH, check_lang, error_line, hint, text
 from featviz_widgets.widgets._views import interpret, summary
 

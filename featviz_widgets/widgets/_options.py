@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
@@ -100,30 +101,14 @@ def keys_for(data: ExplorerData, kind: str, lang: str = "en") -> list[str]:
     return keys
 
 
-def filter_for(data: ExplorerData, name: object, lang: str = "en") -> str:
-    """The filter that lists layer ``name`` ("all" or "nodes"); ValueError naming the problem."""
-    if not isinstance(name, str):
-        raise data.unknown_layer_error(name, lang)
-    if name in data.shapes:
-        return "all"
-    if _is_node(data, name):
-        return "nodes"
-    raise _layer_error(data, name, lang)
-
-
-def _is_node(data: ExplorerData, name: str) -> bool:
-    if name in data.infos:
-        return False  # a module that did not run is not rescued by the graph listing
-    try:  # the trace alone answers; the node capture runs only for a real node
-        return name in data.node_names()
-    except ValueError:
-        return False  # an untraceable model has module names only
-
-
-def _layer_error(data: ExplorerData, name: str, lang: str) -> ValueError:
-    info = data.infos.get(name)
-    if info is not None and data.restrict is not None:
-        return ValueError(text(lang, "err_not_in_layers", name=name))
-    if info is not None:
-        return ValueError(text(lang, "err_never_ran", name=name, kind=info.type))
-    return data.unknown_layer_error(name, lang)
+def layer_limits(data: ExplorerData) -> dict[str, Any]:
+    """What the selection's ``layer`` is checked against (``selection.Limits``), from the survey:
+    every layer it can show -> the filter listing it, every module's type, the names known."""
+    names = data.all_names()
+    layers = dict.fromkeys(data.shapes, "all")
+    for name in names:  # graph nodes known so far (a module name never is one)
+        if name not in layers and name not in data.infos:
+            layers[name] = "nodes"
+    modules = {name: info.type for name, info in data.infos.items()}
+    return {"layers": layers, "modules": modules, "restricted": data.restrict is not None,
+            "names": tuple(names)}  # fmt: skip
