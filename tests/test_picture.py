@@ -17,9 +17,9 @@ from torch import nn
 from featviz_widgets import render
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.widgets import LayerExplorer, _picture
-from featviz_widgets.widgets.controls import widget_tree
 from featviz_widgets.widgets._examples_parts import CACHE_ENV
 from featviz_widgets.widgets._picture import MAX_VALUES, Picture, Tiles, tooltip_words
+from featviz_widgets.widgets.controls import widget_tree
 
 PAD = tuple(render.PAD_COLOR)
 

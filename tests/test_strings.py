@@ -26,9 +26,9 @@ from featviz_widgets import engine
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.optvis.targets import LayerChoice
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets.controls import widget_tree
 from featviz_widgets.widgets._strings import EN, TABLES, ZH, check_lang, error_line, hint, text
 from featviz_widgets.widgets._views import interpret, summary
+from featviz_widgets.widgets.controls import widget_tree
 
 # Keys whose Chinese may equal the English: none today. A value made only of numbers, units and
 # names ("PNG", "ReLU", "{layer}") would belong here, with the reason.
