@@ -128,7 +128,9 @@ def test_a_click_during_maximize_leaves_the_model_as_it_was(resnet, name) -> Non
         for _ in range(REPEATS):
             _start(ex)
             SCENARIOS[name](ex)
-            assert ex.tab_object("maximize").running or ex.tab_object("maximize").wait(0) is not None
+            assert (
+                ex.tab_object("maximize").running or ex.tab_object("maximize").wait(0) is not None
+            )
             _finish(ex)
             _check(resnet, before)
             assert ex.error is None or BUSY in ex.error
@@ -147,7 +149,9 @@ def test_set_image_during_maximize_stops_the_run_and_shows_the_new_image(resnet)
             _start(ex)
             shown = ex.tab_object("maps").image.value
             ex.set_image(_photo(i + 1))
-            assert not ex.tab_object("maximize").running  # the job was stopped, not left on the model
+            assert not ex.tab_object(
+                "maximize"
+            ).running  # the job was stopped, not left on the model
             _finish(ex)
             ex.tab = "Feature maps"
             assert ex.tab_object("maps").image.value != shown

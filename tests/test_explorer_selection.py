@@ -116,7 +116,9 @@ def test_checks_read_the_limits_the_explorer_gives_and_nothing_else() -> None:
     sel.allow(restricted=True)  # the explorer was given layers=
     with pytest.raises(ValueError, match="'unused' is not in layers="):
         sel.layer = "unused"
-    with pytest.raises(ValueError, match="choose one of \\('Feature maps', 'Overlay', 'Kernels'\\)"):
+    with pytest.raises(
+        ValueError, match="choose one of \\('Feature maps', 'Overlay', 'Kernels'\\)"
+    ):
         sel.check("tab", "Layers")
 
 
@@ -166,7 +168,9 @@ def panel() -> ControlPanel:
     exported: list[object] = []
     view = ControlPanel(sel, tabs, TITLES, "en", exported.append)
     view.show("layer", options=[("conv1  8x4x4", "conv1"), ("conv2  16x4x4", "conv2")])
-    view.show("channel", options=[("grid", "grid"), ("sum", "sum"), *[(str(c), c) for c in range(9)]])
+    view.show(
+        "channel", options=[("grid", "grid"), ("sum", "sum"), *[(str(c), c) for c in range(9)]]
+    )
     view.show("filter")
     view.exported = exported
     yield view

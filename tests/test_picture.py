@@ -239,7 +239,7 @@ def test_click_selects_the_tiles_channel_and_back_returns_to_the_grid(
     seen: list = []
     wide.observe(lambda change: seen.append(change["new"]), "channel")  # ex.observe, as users do
     _message(picture, event="pick", channel=channel, tile=tile)
-    assert wide.channel == channel and wide._channel.value == channel and seen == [channel]
+    assert wide.channel == channel and wide._panel.channel.value == channel and seen == [channel]
     assert picture.value != grid_png and picture.geometry["kind"] == "map"
     assert picture.geometry["channels"] == [channel] and picture.geometry["click"] == "none"
     png = _decode(picture.value)

@@ -34,6 +34,7 @@ from featviz_widgets.widgets.tabs import TABS, build_tabs
 def tiny() -> tuple[nn.Module, LayerExplorer, dict]:
     return tiny_explorer()
 
+
 # -- construction and controls --------------------------------------------------------------
 def test_tiny_constructs_with_a_grid_of_the_first_conv(tiny) -> None:
     model, ex, before = tiny
@@ -198,7 +199,11 @@ def test_a_forward_only_for_a_layer_not_yet_captured() -> None:
     before = len(calls)
     ex.set_image(CAT[::-1])
     assert len(calls) == before + 2  # survey + the layer shown
-    controls = [ex._panel.layer, ex.tab_object("maximize").run_button, ex.tab_object("overlay").opacity]
+    controls = [
+        ex._panel.layer,
+        ex.tab_object("maximize").run_button,
+        ex.tab_object("overlay").opacity,
+    ]
     ex.close()
     assert ex.comm is None and all(c.comm is None for c in controls)
 
@@ -246,7 +251,10 @@ def test_save_png_and_export_button(tiny, tmp_path) -> None:
     path = ex.save_png(tmp_path / "view.png")
     assert np.array_equal(decode(path.read_bytes()), feature_image(ex))
     ex._panel.export.click()
-    assert "data:image/png;base64," in ex._panel.download.value and "download" in ex._panel.download.value
+    assert (
+        "data:image/png;base64," in ex._panel.download.value
+        and "download" in ex._panel.download.value
+    )
 
 
 def test_set_image_recaptures_and_redraws(tiny) -> None:
@@ -274,7 +282,6 @@ def test_keywords_layers_labels_and_device() -> None:
         LayerExplorer(model, CAT, layers=["no_such"])
     with pytest.raises(TypeError):
         LayerExplorer("not a model", CAT)  # type: ignore[arg-type]
-
 
 
 def test_close_closes_every_widget_the_explorer_built() -> None:
@@ -326,7 +333,6 @@ def test_kernels_tab_pages_a_1x1_conv_and_caps_a_huge_linear() -> None:
     ex.close()
 
 
-
 def test_a_failed_construction_closes_what_it_built() -> None:
     """A half-built explorer must not stay registered (open comms, noise from __del__ later)."""
     from ipywidgets.widgets.widget import _instances
@@ -338,7 +344,6 @@ def test_a_failed_construction_closes_what_it_built() -> None:
     with pytest.raises(ValueError, match="unknown layer"):
         LayerExplorer(model, CAT, size=64, layers=["conv1", "nope"])
     assert set(_instances) - before == set()
-
 
 
 def test_activations_is_a_read_only_mapping_that_captures_on_access(tiny) -> None:
@@ -353,7 +358,6 @@ def test_activations_is_a_read_only_mapping_that_captures_on_access(tiny) -> Non
         acts["nope"]
 
 
-
 # -- tabs by name, jobs ------------------------------------------------------------------------
 def test_tabs_come_from_a_registry_and_are_looked_up_by_name(tiny) -> None:
     _, ex, _ = tiny
@@ -362,6 +366,7 @@ def test_tabs_come_from_a_registry_and_are_looked_up_by_name(tiny) -> None:
     ]  # fmt: skip
     # The Examples tab needs a dataset= (tests/test_widgets_examples.py): left out without one.
     shown = [cls for cls in TABS if cls.name != "examples"]
+    assert ex.tab_names == [cls.name for cls in shown]
     assert [ex.tab_object(cls.name).title for cls in shown] == [cls.title for cls in shown]
     with pytest.raises(ValueError, match="no tab named 'examples'"):
         ex.tab_object("examples")

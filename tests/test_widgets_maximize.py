@@ -1,5 +1,4 @@
-"""The Maximize tab in the explorer (runs in a thread, caches, cancels, explains) and the job runner.
-"""
+"""The Maximize tab in the explorer (runs in a thread, caches, cancels, explains) and the job runner."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ from featviz_widgets.widgets.tabs.maximize import SIZES
 @pytest.fixture(scope="module")
 def tiny() -> tuple[nn.Module, LayerExplorer, dict]:
     return tiny_explorer()
+
 
 # -- maximize ----------------------------------------------------------------------------------
 
@@ -98,8 +98,6 @@ def test_maximize_first_n_channels_sheet(tiny) -> None:
     assert np.array_equal(shown[:, :side], render.tile_rgb(result.images, cols=2))
     tab.mode.value = "channel"
     unchanged(model, before)
-
-
 
 
 def test_maximize_moves_a_default_layer_that_sees_too_little_and_names_the_channel() -> None:
@@ -191,7 +189,9 @@ def test_maximize_error_is_shown_in_the_tab_and_raised_by_wait(tiny, monkeypatch
     tab.seed.value = 7  # a fresh job, nothing cached
     tab.run()
     with pytest.raises((ZeroDivisionError, ValueError), match="division by zero"):
-        ex.tab_object("maximize").wait(30)  # the model's own error (optvis may wrap it after trying another size)
+        ex.tab_object("maximize").wait(
+            30
+        )  # the model's own error (optvis may wrap it after trying another size)
     assert "maximize failed" in tab.status.value and "ZeroDivisionError" in tab.status.value
     assert not tab.run_button.disabled
     monkeypatch.undo()
@@ -215,7 +215,6 @@ def test_maximize_class_target_with_classic_preset(tiny) -> None:
     unchanged(model, before)
 
 
-
 def test_maximize_runs_any_size_on_a_vit_that_takes_one() -> None:
     torch.manual_seed(0)
     model = torchvision.models.VisionTransformer(
@@ -228,7 +227,9 @@ def test_maximize_runs_any_size_on_a_vit_that_takes_one() -> None:
     tab = maximizer_tab(ex, steps=2, size=64)  # the picture's size: resized to 32 for the model
     assert tab.size.options == SIZES and tab.size.value == 64
     assert "32x32 images only" in tab.size_note.value and "resized" in tab.size_note.value
-    assert ex.tab_object("maximize").run() is None and ex.tab_object("maximize").wait(60).images[0].shape == (64, 64, 3)
+    assert ex.tab_object("maximize").run() is None and ex.tab_object("maximize").wait(60).images[
+        0
+    ].shape == (64, 64, 3)
     assert "done" in tab.status.value  # the first click, with the random-jitter preset
     unchanged(model, before)
     ex.close()
@@ -242,13 +243,15 @@ def test_maximize_runs_a_size_the_model_rejects_at_the_explorer_size() -> None:
     ex.layer = "conv"
     tab = maximizer_tab(ex, steps=2, size=96)
     tab.run()  # one probe forward says no to 96: the first click runs at 32 and says why
-    assert ex.tab_object("maximize").wait(60).images[0].shape == (32, 32, 3) and "done" in tab.status.value
+    assert (
+        ex.tab_object("maximize").wait(60).images[0].shape == (32, 32, 3)
+        and "done" in tab.status.value
+    )
     assert tab.size.options == (32,) and tab.size.value == 32
     assert "does not accept 96x96 images" in tab.size_note.value
     assert "offers 32px" in tab.size_note.value
     unchanged(model, before)
     ex.close()
-
 
 
 def test_maximize_job_names_itself_and_set_image_stops_it(monkeypatch) -> None:
@@ -280,7 +283,6 @@ def test_maximize_job_names_itself_and_set_image_stops_it(monkeypatch) -> None:
         handle.remove()
         ex.close()
     unchanged(model, before)
-
 
 
 def test_job_runner_runs_reports_caches_and_reraises() -> None:

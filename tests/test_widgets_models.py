@@ -30,6 +30,7 @@ from featviz_widgets.widgets.tabs.tables import top_predictions
 def tiny() -> tuple[nn.Module, LayerExplorer, dict]:
     return tiny_explorer()
 
+
 class _SignalAndVideo(nn.Module):
     """A Conv1d over the flattened pixels and a Conv3d over a 4-frame clip of the image."""
 
@@ -101,7 +102,6 @@ def test_set_image_errors_are_shown_and_raised(tiny) -> None:
     unchanged(model, before)
 
 
-
 # -- torchvision architectures (random weights) --------------------------------------------
 def _walk(ex: LayerExplorer, model: nn.Module, before: dict, keys: list[str]) -> None:
     for key in keys:
@@ -158,7 +158,6 @@ def test_mobilenet_v2_depthwise_kernels_and_graph_nodes() -> None:
     assert "no weights" in ex.tab_object("kernels").message.value
     ex.tab = "Feature maps"
     unchanged(model, before)
-
 
 
 # -- the real MobileNetV2 ----------------------------------------------------------------------

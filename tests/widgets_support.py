@@ -18,6 +18,7 @@ from featviz_widgets.widgets._options import page_size
 
 CAT = skdata.chelsea()  # 300x451 RGB
 
+
 class TinyNet(nn.Module):
     """Named convs, an in-place ReLU, a residual add and a functional flatten (FX nodes)."""
 

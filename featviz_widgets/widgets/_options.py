@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from featviz_widgets._text import shape_label
@@ -112,3 +112,34 @@ def layer_limits(data: ExplorerData) -> dict[str, Any]:
     modules = {name: info.type for name, info in data.infos.items()}
     return {"layers": layers, "modules": modules, "restricted": data.restrict is not None,
             "names": tuple(names)}  # fmt: skip
+
+
+def nodes_known(
+    data: ExplorerData, kinds: Mapping[str, str], name: object
+) -> dict[str, Any] | None:
+    """New layer limits when ``name`` may be a graph node not listed yet: the graph's node names
+    are read (a trace, no forward; cached); None when there is nothing to learn."""
+    if not isinstance(name, str) or name in kinds or name in data.infos:
+        return None
+    try:
+        data.node_names()
+    except ValueError:
+        return None  # an untraceable model has module names only
+    return layer_limits(data)
+
+
+def load_for(
+    data: ExplorerData, name: str, value: Any, *, shown: str, listed: Sequence[str],
+    kinds: Mapping[str, str], lang: str = "en",
+) -> None:  # fmt: skip
+    """Capture what selection ``name = value`` will show (``shown``: the layer shown now;
+    ``listed``: the layers listed; ``kinds``: layer -> the filter listing it). A forward that runs
+    anyway keeps the other listed layers too, so the next changes draw from memory."""
+    if name == "layer":
+        keys = listed if value in listed else keys_for(data, kinds[value], lang)
+        data.entries([value], prefetch=keys)
+    elif name == "filter":
+        keys = keys_for(data, value, lang)  # an untraceable model: no graph nodes
+        data.stats(shown if shown in keys else keys[0])
+    elif name == "channel" and shown:
+        data.entries([shown])  # the layer may need capturing again

@@ -41,6 +41,8 @@ from featviz_widgets.widgets._options import (
     keys_for,
     layer_label,
     layer_limits,
+    load_for,
+    nodes_known,
     page_count,
     page_size,
 )
@@ -154,7 +156,9 @@ class LayerExplorer(w.VBox):
         self._depth = 0  # nesting of _batch: only the outermost one renders
         self._keys: list[str] = []
         self._image_id = 0
-        self._explorer_pick: str | None = None  # a layer the explorer shows of itself
+        # The layer the explorer moves to of itself (a filter without the shown layer): tabs
+        # hear of the user's picks only (``Tab.layer_picked``).
+        self._explorer_pick: str | None = None
         self._selection = SelectionModel(self._lang)
         self._build_tabs()
         self._panel = ControlPanel(self._selection, self._tab, self._titles, self._lang,
@@ -195,30 +199,17 @@ class LayerExplorer(w.VBox):
         return error
 
     def _learn(self, name: object) -> None:
-        """Before a name the model does not know is refused: is it a graph node (a trace, no
-        forward)? The model then knows every node."""
-        data = self._data
-        if not isinstance(name, str) or name in self._selection.limits.layers or name in data.infos:
-            return
-        try:
-            data.node_names()
-        except ValueError:
-            return  # an untraceable model has module names only
-        self._selection.allow(**layer_limits(self._data))
+        """Before a name the model does not know is refused: is it a graph node?"""
+        limits = nodes_known(self._data, self._selection.limits.layers, name)
+        if limits is not None:
+            self._selection.allow(**limits)
 
     def _load(self, name: str, value: Any) -> None:
-        """Capture what ``value`` shows (a busy model refuses here, and nothing moves). A forward
-        that runs anyway keeps the other listed layers too, so the next changes draw from memory."""
-        data, lang = self._data, self._lang
-        if name == "layer":
-            listed = value in self._keys
-            kind = self._selection.limits.layers[value]
-            data.entries([value], prefetch=self._keys if listed else keys_for(data, kind, lang))
-        elif name == "filter":
-            keys = keys_for(data, value, lang)  # an untraceable model: no graph nodes
-            data.stats(self.layer if self.layer in keys else keys[0])
-        elif name == "channel" and self.layer:
-            data.entries([self.layer])  # the layer may need capturing again
+        """Capture what ``value`` shows: a busy model refuses here, and nothing moves."""
+        kinds, lang = self._selection.limits.layers, self._lang
+        load_for(
+            self._data, name, value, shown=self.layer, listed=self._keys, kinds=kinds, lang=lang
+        )
 
     @traitlets.observe(*SELECTION)
     def _on_change(self, change: dict) -> None:
@@ -247,7 +238,7 @@ class LayerExplorer(w.VBox):
             raise
 
     def _on_layer(self, layer: str) -> None:
-        if layer not in self._keys:  # listed under the filter that has it, as the dropdown then shows
+        if layer not in self._keys:  # listed under the filter that has it, as the dropdown shows
             self.filter = self._selection.limits.layers[layer]
         if layer != self._explorer_pick:  # the user's pick (the dropdown, ex.layer, a link)
             for tab in self._tabs.values():
@@ -336,7 +327,8 @@ class LayerExplorer(w.VBox):
 
     def _on_export(self, _: Any) -> None:
         png = self._visible_png()
-        name = f"{self.layer.replace('/', '_')}_{self._channel_slug()}.png"
+        slug = "grid" if self.channel is None else str(self.channel)
+        name = f"{self.layer.replace('/', '_')}_{slug}.png"
         link = base64.b64encode(png).decode("ascii")
         self._panel.download.value = (
             f"<a download='{html.escape(name)}' href='data:image/png;base64,{link}'>"
@@ -353,7 +345,8 @@ class LayerExplorer(w.VBox):
         --------
         >>> ex.set_image("dog.jpg")  # doctest: +SKIP
         """
-        self._stop_jobs()  # the worker must not share the model with the new image
+        for tab in self._tabs.values():  # the worker must not share the model with the new image
+            tab.stop()  # (never inside owner.using(): a job needs the model to see its cancel)
         try:
             self._data.set_image(img)
         except Exception as error:
@@ -363,11 +356,6 @@ class LayerExplorer(w.VBox):
         with self._batch():
             self._selection.allow(**layer_limits(self._data))
             self._relist()  # graph nodes are surveyed again on the way
-
-    def _stop_jobs(self) -> None:
-        # Never called inside owner.using(): a job needs the model to reach its cancel check.
-        for tab in self._tabs.values():
-            tab.stop()
 
     def save_png(self, path: str | Path) -> Path:
         """Write the visible tab's picture (the feature maps when it has none) to ``path``.
@@ -420,6 +408,11 @@ class LayerExplorer(w.VBox):
         """The language the widget speaks (``lang=``): ``"en"`` or ``"zh"``."""
         return self._lang
 
+    @property
+    def tab_names(self) -> list[str]:
+        """The registry names of the tabs shown, in order (``ex.tab = name`` shows one)."""
+        return list(self._tabs)
+
     def tab_object(self, name: str) -> Tab:
         """The tab registered as ``name`` ("maps", "overlay", "kernels", "maximize"...).
 
@@ -447,7 +440,3 @@ class LayerExplorer(w.VBox):
             self._message.show(error)
             raise error
         return png
-
-    def _channel_slug(self) -> str:
-        channel = self.channel
-        return "grid" if channel is None else str(channel)

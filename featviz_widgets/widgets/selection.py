@@ -105,8 +105,12 @@ def selection_traits() -> tuple[traitlets.TraitType, ...]:
     return (
         _Text("", help="The layer shown (a capture key)."),
         _Text("", help='Layers listed: "conv", "all" (modules) or "nodes".'),
-        _Channel([traitlets.Int(), traitlets.Unicode()], default_value=None, allow_none=True,
-                 help='The channel: an index, "sum", or None for the grid.'),  # fmt: skip
+        _Channel(
+            [traitlets.Int(), traitlets.Unicode()],
+            default_value=None,
+            allow_none=True,
+            help='The channel: an index, "sum", or None for the grid.',
+        ),  # fmt: skip
         _Int(8, help="Tiles per row of the grid."),
         _Int(1, help="Grid page (from 1) of a layer wider than one page."),
         _Text("channel", help="One of render.NORMALIZATIONS."),
