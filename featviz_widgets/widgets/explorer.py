@@ -1,20 +1,12 @@
 """LayerExplorer: one notebook cell that shows what a CNN sees, built from stock ipywidgets.
 
-The explorer composes three parts: a :class:`~featviz_widgets.widgets.selection.SelectionModel`
-(what is shown, checked against plain data), a :class:`~featviz_widgets.widgets.controls.ControlPanel`
-bound to that model, and the tabs (built from the ``tabs.TABS`` registry). The constructor surveys
-every layer's shape in one forward and captures only the layer it shows first (a stop-early
-forward).
-
-The selection is also traitlets on the explorer (``ex.layer``, ``ex.channel``...), so
-``ex.observe(f, "channel")`` and ``ipywidgets.link`` work on it; the model holds the same values.
-Whichever side a change comes from (Python, a link, a click on a control, a click on a picture),
-it reaches the explorer's trait: the model checks the value, the explorer captures what the value
-shows (a busy model refuses here, before anything moves), then ``_on_change`` lists layers or
-refills the channel options when needed, lets the model (and so the controls) follow, and
-renders the visible tab once (``_batch``). A layer's activations are kept under the process-wide
-memory budget; one that was evicted is captured again when shown. Errors (including "Maximize is
-running" when a job holds the model) are shown in the widget and raised.
+The explorer composes a :class:`~featviz_widgets.widgets.selection.SelectionModel` (what is shown,
+checked against plain data), a :class:`~featviz_widgets.widgets.controls.ControlPanel` bound to it,
+and the tabs of the ``tabs.TABS`` registry. The selection is also traitlets on the explorer: every
+change (Python, a link, a control, a picture) reaches the explorer's trait, where the model checks
+it and the explorer captures what it shows (a busy model refuses there, before anything moves);
+``_on_change`` then refills the options, lets the model and its controls follow, and renders the
+visible tab once (``_batch``).
 """
 
 from __future__ import annotations
