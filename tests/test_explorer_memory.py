@@ -51,13 +51,13 @@ SCRIPT = textwrap.dedent(
     first = explorers[0]
     first.layer = "conv1"
     first.channel = 5  # a view never drawn before: needs conv1's values, long evicted
-    picture = first.tabs["Feature maps"].image.value
+    picture = first.tab_object("maps").image.value
     fresh = LayerExplorer(model, img)
     fresh.channel = 5
     print(json.dumps({{
         "grown": grown,
         "in_use": memory_in_use(),
-        "same": picture == fresh.tabs["Feature maps"].image.value,
+        "same": picture == fresh.tab_object("maps").image.value,
         "error": first.error,
     }}))
     """

@@ -59,7 +59,7 @@ def _control(ex: LayerExplorer, css: str) -> w.Widget:
 def _start(ex: LayerExplorer, steps: int = 400) -> None:
     """Press Run on the Maximize tab and wait until the worker is inside its steps."""
     ex.tab = "Maximize"
-    tab = ex.maximizer
+    tab = ex.tab_object("maximize")
     tab.steps.value = steps
     tab.size.value = 64
     tab.seed.value = int(tab.seed.value) + 1  # a new job each time: never a cache hit
@@ -80,7 +80,7 @@ def _user_action(action: Callable[[], None]) -> None:
 
 
 def _finish(ex: LayerExplorer) -> None:
-    tab = ex.maximizer
+    tab = ex.tab_object("maximize")
     tab.cancel()
     result = tab.wait(60)  # re-raises whatever the worker hit
     assert not tab.running
@@ -109,8 +109,8 @@ def _layer_channel_tab(ex: LayerExplorer) -> None:
 
 def _second_run(ex: LayerExplorer) -> None:
     ex.tab = "Maximize"
-    _user_action(ex.maximizer.run)
-    _user_action(lambda: ex.maximizer.run_button.click())
+    _user_action(ex.tab_object("maximize").run)
+    _user_action(lambda: ex.tab_object("maximize").run_button.click())
 
 
 SCENARIOS = {
@@ -128,7 +128,9 @@ def test_a_click_during_maximize_leaves_the_model_as_it_was(resnet, name) -> Non
         for _ in range(REPEATS):
             _start(ex)
             SCENARIOS[name](ex)
-            assert ex.maximizer.running or ex.maximizer.wait(0) is not None
+            assert (
+                ex.tab_object("maximize").running or ex.tab_object("maximize").wait(0) is not None
+            )
             _finish(ex)
             _check(resnet, before)
             assert ex.error is None or BUSY in ex.error
@@ -145,12 +147,14 @@ def test_set_image_during_maximize_stops_the_run_and_shows_the_new_image(resnet)
             ex.tab = "Feature maps"
             ex.layer = "layer1.0.conv1"
             _start(ex)
-            shown = ex.tabs["Feature maps"].image.value
+            shown = ex.tab_object("maps").image.value
             ex.set_image(_photo(i + 1))
-            assert not ex.maximizer.running  # the job was stopped, not left on the model
+            assert not ex.tab_object(
+                "maximize"
+            ).running  # the job was stopped, not left on the model
             _finish(ex)
             ex.tab = "Feature maps"
-            assert ex.tabs["Feature maps"].image.value != shown
+            assert ex.tab_object("maps").image.value != shown
             _check(resnet, before)
     finally:
         ex.close()
@@ -162,7 +166,7 @@ def test_close_during_maximize_ends_the_worker(resnet) -> None:
         ex = LayerExplorer(resnet, _photo(0), size=64)
         _start(ex)
         ex.close()
-        assert not ex.maximizer.running
-        result = ex.maximizer.wait(0)
+        assert not ex.tab_object("maximize").running
+        result = ex.tab_object("maximize").wait(0)
         assert result is None or result.cancelled
         _check(resnet, before)

@@ -16,8 +16,8 @@ from support import UntraceableCNN, assert_model_unchanged, make_tiny_cnn, model
 from torch import nn
 
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._state import SELECTION
 from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.selection import SELECTION
 
 rng = np.random.default_rng(0)
 PHOTO = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
@@ -63,19 +63,19 @@ def test_observe_fires_once_and_renders_once_from_python_and_from_the_control(ex
     seen, renders = _events(ex), _renders(ex)
     ex.channel = 3
     assert seen == [("channel", None, 3)] and renders == ["maps"]
-    assert ex._channel.value == 3  # the control moved with the trait
+    assert ex._panel.channel.value == 3  # the control moved with the trait
     seen.clear(), renders.clear()
-    ex._channel.value = 5  # what a click in the browser does
+    ex._panel.channel.value = 5  # what a click in the browser does
     assert seen == [("channel", 3, 5)] and renders == ["maps"] and ex.channel == 5
     seen.clear(), renders.clear()
-    ex._columns.value = 4
+    ex._panel.columns.value = 4
     ex.columns = 4  # the same value again: no event, no render
     assert seen == [("columns", 8, 4)] and renders == ["maps"]
     seen.clear(), renders.clear()
     ex.layer = "conv2"  # channel 5 exists in conv2 (16 channels): kept
     assert seen == [("layer", "conv1", "conv2")] and renders == ["maps"]
     seen.clear(), renders.clear()
-    ex._layer.value = "conv1"
+    ex._panel.layer.value = "conv1"
     assert seen == [("layer", "conv2", "conv1")] and renders == ["maps"] and ex.channel == 5
     seen.clear(), renders.clear()
     ex._tab.selected_index = 2  # the Kernels tab
@@ -90,15 +90,15 @@ def test_a_layer_change_that_drops_the_channel_fires_both_and_renders_once(ex) -
     seen, renders = _events(ex), _renders(ex)
     ex.layer = "conv1"  # 8 channels: channel 12 goes back to the grid
     assert seen == [("channel", 12, None), ("layer", "conv2", "conv1")]
-    assert renders == ["maps"] and ex._channel.value == "grid"
+    assert renders == ["maps"] and ex._panel.channel.value == "grid"
 
 
 def test_a_layer_the_filter_does_not_list_switches_the_filter(ex) -> None:
     seen = _events(ex, "layer", "filter")
     ex.layer = "bn1"
-    assert ex.filter == "all" and ex._filter.value == "all" and "bn1" in ex.layers
+    assert ex.filter == "all" and ex._panel.filter.value == "all" and "bn1" in ex.layers
     assert seen == [("filter", "conv", "all"), ("layer", "conv1", "bn1")]
-    assert ex._layer.value == "bn1"
+    assert ex._panel.layer.value == "bn1"
     seen.clear()
     ex.filter = "conv"  # bn1 is not listed: the first convolution is shown
     assert seen == [("layer", "bn1", "conv1"), ("filter", "all", "conv")]
@@ -126,7 +126,7 @@ BAD = [
 @pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v!r}" for n, v, _ in BAD])
 def test_a_bad_value_raises_shows_and_leaves_the_trait(ex, name, value, message) -> None:
     before = {n: getattr(ex, n) for n in SELECTION}
-    binding = ex._bindings[name]
+    binding = ex._panel.binding(name)
     shown = getattr(binding.control, binding.attr)
     seen, renders = _events(ex), _renders(ex)
     with pytest.raises(ValueError, match=message) as raised:
@@ -135,9 +135,9 @@ def test_a_bad_value_raises_shows_and_leaves_the_trait(ex, name, value, message)
     assert {n: getattr(ex, n) for n in SELECTION} == before
     assert getattr(binding.control, binding.attr) == shown
     assert seen == [] and renders == []
-    assert ex.error is not None and "ValueError" in ex._message.value
+    assert ex.error is not None and "ValueError" in ex._message.widget.value
     ex.columns = 7  # the next good change clears the message
-    assert ex.error is None and ex._message.value == ""
+    assert ex.error is None and ex._message.widget.value == ""
 
 
 def test_a_refused_click_puts_the_control_back() -> None:
@@ -145,10 +145,10 @@ def test_a_refused_click_puts_the_control_back() -> None:
     try:
         seen = _events(ex)
         with pytest.raises(ValueError):
-            ex._filter.value = "nodes"  # a click on "graph nodes": the listing fails
-        assert ex._filter.value == "conv" and ex.filter == "conv" and seen == []
-        assert ex.error is not None and ex._message.value
-        ex._columns.value = 5  # a good click clears the message
+            ex._panel.filter.value = "nodes"  # a click on "graph nodes": the listing fails
+        assert ex._panel.filter.value == "conv" and ex.filter == "conv" and seen == []
+        assert ex.error is not None and ex._message.widget.value
+        ex._panel.columns.value = 5  # a good click clears the message
         assert ex.columns == 5 and ex.error is None
     finally:
         ex.close()
@@ -158,9 +158,9 @@ def test_tab_takes_the_title_the_registry_name_or_the_shown_title() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PHOTO, size=32, lang="zh")
     try:
         assert ex.lang == "zh" and ex._tab.titles[2] == "卷积核"
-        assert ex._frame.description == text("zh", "frame") != text("en", "frame")
-        assert ex._columns.description == text("zh", "grid_width")
-        labels = [label for label, _ in ex._time_view.options]
+        assert ex._panel.frame.description == text("zh", "frame") != text("en", "frame")
+        assert ex._panel.columns.description == text("zh", "grid_width")
+        labels = [label for label, _ in ex._panel.time_view.options]
         assert labels == [text("zh", f"time_{view}") for view in ("frame", "mean", "sum")]
         with pytest.raises(ValueError) as raised:
             ex.frame = 1  # the frame error in the explorer's language
@@ -170,7 +170,7 @@ def test_tab_takes_the_title_the_registry_name_or_the_shown_title() -> None:
         ex.tab = "层列表"
         assert ex.tab == "Layers"
         ex.tab = "Overlay"
-        assert ex._tab.selected_index == 1 and ex.tabs[ex.tab] is ex.tab_object("overlay")
+        assert ex._tab.selected_index == 1 and ex._visible_tab() is ex.tab_object("overlay")
     finally:
         ex.close()
 
@@ -185,14 +185,14 @@ def test_two_linked_explorers_follow_each_other_both_ways() -> None:
         a_renders, b_renders = _renders(a), _renders(b)
         a_seen, b_seen = _events(a, "channel"), _events(b, "channel")
         a.layer = "conv2"
-        assert b.layer == "conv2" and b._layer.value == "conv2"
+        assert b.layer == "conv2" and b._panel.layer.value == "conv2"
         b.channel = 7
-        assert a.channel == 7 and a._channel.value == 7
+        assert a.channel == 7 and a._panel.channel.value == 7
         assert a_seen == [("channel", None, 7)] and b_seen == [("channel", None, 7)]
-        a._columns.value = 3  # from a control of one explorer
-        assert b.columns == 3 and b._columns.value == 3
+        a._panel.columns.value = 3  # from a control of one explorer
+        assert b.columns == 3 and b._panel.columns.value == 3
         assert a_renders == b_renders == ["maps"] * 3  # one render per change, no echo
-        pa, pb = a.tabs["Feature maps"].image.value, b.tabs["Feature maps"].image.value
+        pa, pb = a.tab_object("maps").image.value, b.tab_object("maps").image.value
         assert pa != pb  # the same channel of two images
         assert a.error is None and b.error is None
         for link in links:
@@ -234,29 +234,29 @@ def test_frame_controls_show_for_a_video_layer_only_and_validate_against_t() -> 
     before = model_state(model)
     ex = LayerExplorer(model, PHOTO, size=32)
     try:
-        assert ex.layer == "conv2d" and ex._time_box.layout.display == "none"
+        assert ex.layer == "conv2d" and ex._panel.time_box.layout.display == "none"
         seen = _events(ex, "frame", "time_view")
         ex.layer = "conv3d"
         assert ex._data.view("conv3d").frames.shape[:2] == (5, 3)
-        assert ex._time_box.layout.display is None and ex._frame.max == 2
+        assert ex._panel.time_box.layout.display is None and ex._panel.frame.max == 2
         ex.frame = 2
-        assert ex._frame.value == 2 and ex._selection().frame == 2
+        assert ex._panel.frame.value == 2 and ex._snapshot().frame == 2
         with pytest.raises(ValueError, match=r"frame must be an int in \[0, 3\) for conv3d"):
             ex.frame = 3
         with pytest.raises(ValueError, match="frame must be an int"):
             ex.frame = "1"
         assert ex.frame == 2
-        ex._frame.value = 1  # the slider
-        ex._time_view.value = "mean"  # the toggle
-        assert (ex.frame, ex.time_view) == (1, "mean") and ex._frame.disabled
-        assert ex._selection().time_view == "mean"
+        ex._panel.frame.value = 1  # the slider
+        ex._panel.time_view.value = "mean"  # the toggle
+        assert (ex.frame, ex.time_view) == (1, "mean") and ex._panel.frame.disabled
+        assert ex._snapshot().time_view == "mean"
         assert seen == [("frame", 0, 2), ("frame", 2, 1), ("time_view", "frame", "mean")]
         ex.time_view = "sum"
-        assert ex._time_view.value == "sum" and ex._frame.disabled
+        assert ex._panel.time_view.value == "sum" and ex._panel.frame.disabled
         ex.time_view = "frame"
-        assert not ex._frame.disabled
+        assert not ex._panel.frame.disabled
         ex.layer = "conv2d"  # no time axis: frame back to 0, the controls hidden
-        assert ex.frame == 0 and ex._time_box.layout.display == "none"
+        assert ex.frame == 0 and ex._panel.time_box.layout.display == "none"
         assert ex.error is None
     finally:
         ex.close()
@@ -275,19 +275,19 @@ def test_a_clip_through_conv3d_layers_steps_frames_and_clamps_them() -> None:
     original = clip.clone()
     ex = LayerExplorer(model, clip, size=24)
     try:
-        picture = ex.tabs["Feature maps"].image
-        assert ex.layers == ["0", "2"] and ex._frame.max == 7
-        assert ex._time_box.layout.display is None
+        picture = ex.tab_object("maps").image
+        assert ex.layers == ["0", "2"] and ex._panel.frame.max == 7
+        assert ex._panel.time_box.layout.display is None
         ex.channel = 1
         first = picture.value
         ex.frame = 5  # the Feature maps tab draws the frame the Selection names
-        assert picture.value != first and ex._selection().frame == 5
+        assert picture.value != first and ex._snapshot().frame == 5
         ex.time_view = "mean"
         mean = picture.value
         ex.frame = 6  # a mean over time does not depend on the frame
         assert picture.value == mean
         ex.layer = "2"  # 4 frames: frame 6 becomes the last one
-        assert ex.frame == 3 and ex._frame.max == 3 and ex._frame.value == 3
+        assert ex.frame == 3 and ex._panel.frame.max == 3 and ex._panel.frame.value == 3
         with pytest.raises(ValueError, match=r"\[0, 4\) for 2 \(4 frames\)"):
             ex.frame = 4
         assert ex.error is not None and torch.equal(clip, original)  # the caller's clip intact
@@ -299,19 +299,19 @@ def test_a_clip_through_conv3d_layers_steps_frames_and_clamps_them() -> None:
 # -- the Layers tab: rows you click ----------------------------------------------------------
 def _click(ex: LayerExplorer, key: str) -> None:
     """What table.js sends on a row click, through the widget's real message path."""
-    ex.tabs["Layers"].table._handle_custom_msg({"event": "pick", "key": key}, [])
+    ex.tab_object("layers").table._handle_custom_msg({"event": "pick", "key": key}, [])
 
 
 def test_a_click_on_a_layers_row_selects_that_layer(ex) -> None:
     ex.tab = "Layers"
-    table = ex.tabs["Layers"].table
+    table = ex.tab_object("layers").table
     assert table.selected == "conv1" and table.row_keys() == list(ex.activations)
     assert [row[0] for row in table.rows] == [row[1] for row in table.rows]  # key, then name
     sent = []
     table.observe(lambda c: sent.append(c["name"]), ["rows", "header"])
     seen = _events(ex, "layer")
     _click(ex, "conv2")
-    assert ex.layer == "conv2" and ex._layer.value == "conv2" and table.selected == "conv2"
+    assert ex.layer == "conv2" and ex._panel.layer.value == "conv2" and table.selected == "conv2"
     assert seen == [("layer", "conv1", "conv2")]
     _click(ex, "relu1")  # not a convolution: the filter switches, as ex.layer = "relu1" does
     assert ex.layer == "relu1" and ex.filter == "all" and table.selected == "relu1"
@@ -335,7 +335,7 @@ def test_layers_rows_of_modules_that_did_not_run_take_no_click() -> None:
     ex = LayerExplorer(Skips(), PHOTO, size=32)
     try:
         ex.tab = "Layers"
-        table = ex.tabs["Layers"].table
+        table = ex.tab_object("layers").table
         assert table.row_keys() == ["conv"]
         assert table.rows[-1][:2] == ["", "unused"] and "did not run" in table.rows[-1]
         _click(ex, "unused")

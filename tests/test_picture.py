@@ -17,9 +17,9 @@ from torch import nn
 from featviz_widgets import render
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.widgets import LayerExplorer, _picture
-from featviz_widgets.widgets._controls import widget_tree
 from featviz_widgets.widgets._examples_parts import CACHE_ENV
 from featviz_widgets.widgets._picture import MAX_VALUES, Picture, Tiles, tooltip_words
+from featviz_widgets.widgets.controls import widget_tree
 
 PAD = tuple(render.PAD_COLOR)
 
@@ -239,7 +239,7 @@ def test_click_selects_the_tiles_channel_and_back_returns_to_the_grid(
     seen: list = []
     wide.observe(lambda change: seen.append(change["new"]), "channel")  # ex.observe, as users do
     _message(picture, event="pick", channel=channel, tile=tile)
-    assert wide.channel == channel and wide._channel.value == channel and seen == [channel]
+    assert wide.channel == channel and wide._panel.channel.value == channel and seen == [channel]
     assert picture.value != grid_png and picture.geometry["kind"] == "map"
     assert picture.geometry["channels"] == [channel] and picture.geometry["click"] == "none"
     png = _decode(picture.value)

@@ -26,9 +26,9 @@ from featviz_widgets import engine
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.optvis.targets import LayerChoice
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._controls import widget_tree
 from featviz_widgets.widgets._strings import EN, TABLES, ZH, check_lang, error_line, hint, text
 from featviz_widgets.widgets._views import interpret, summary
+from featviz_widgets.widgets.controls import widget_tree
 
 # Keys whose Chinese may equal the English: none today. A value made only of numbers, units and
 # names ("PNG", "ReLU", "{layer}") would belong here, with the reason.
@@ -192,7 +192,7 @@ def test_a_chinese_explorer_shows_no_english_word() -> None:
         assert not wrong, wrong
         tab_titles = set(ex._tab.titles)
         assert {"特征图", "卷积核", "激活最大化", "预测", "层列表"} <= tab_titles
-        assert ex._layer.description == "层" and ex._channel.description == "通道"
+        assert ex._panel.layer.description == "层" and ex._panel.channel.description == "通道"
     finally:
         ex.close()
 
@@ -202,7 +202,7 @@ def test_the_english_scan_catches_a_forgotten_string() -> None:
     try:
         assert _english_in(ex) == {}
         ex.tabs["Overlay"].opacity.description = "Opacity"
-        ex._message.value = "<div>no class names here</div>"
+        ex._message.widget.value = "<div>no class names here</div>"
         assert set(_english_in(ex)) == {"Opacity", " no class names here "}
     finally:
         ex.close()
@@ -217,7 +217,7 @@ def test_chinese_class_names_and_chinese_errors_in_the_widget() -> None:
         with pytest.raises(ValueError, match=r"channel 必须是.*收到的是 999"):
             ex.channel = 999
         assert ex.error is not None and "收到的是 999" in ex.error
-        assert "收到的是 999" in ex._message.value
+        assert "收到的是 999" in ex._message.widget.value
         with pytest.raises(ValueError, match="未知的层 'conv'。 您是不是想输入 'conv1'"):
             ex.layer = "conv"
     finally:
@@ -227,7 +227,7 @@ def test_chinese_class_names_and_chinese_errors_in_the_widget() -> None:
 def test_english_stays_the_default() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, labels=LABELS)
     try:
-        assert ex.lang == "en" and ex._layer.description == "Layer"
+        assert ex.lang == "en" and ex._panel.layer.description == "Layer"
         assert ex._tab.titles[0] == "Feature maps"
         assert "channels 1-8 of 8" in ex.tabs["Feature maps"].caption.value
         with pytest.raises(ValueError, match=r"an int in \[0, 8\) for conv1, got 999"):
@@ -369,7 +369,7 @@ def test_a_busy_model_and_a_bad_image_are_said_in_chinese(monkeypatch) -> None:
         with pytest.raises(engine.ModelBusy, match="Maximize is running"):  # the raised text
             ex.layer = "conv2"  # never captured: it needs the model
         assert ex.error == "激活最大化正在运行：请先取消它，或等它结束后再试"  # the shown text
-        assert "激活最大化正在运行" in ex._message.value
+        assert "激活最大化正在运行" in ex._message.widget.value
     finally:
         release.set()
         worker.join()
@@ -378,7 +378,7 @@ def test_a_busy_model_and_a_bad_image_are_said_in_chinese(monkeypatch) -> None:
             ex.set_image(np.zeros((0, 5)))  # inputs' error: English detail, Chinese lead
         assert ex.error == f"无法读取这张图像：{type(raised.value).__name__}: {raised.value}"
         ex.columns = 3
-        assert ex.error is None and ex._message.value == ""
+        assert ex.error is None and ex._message.widget.value == ""
     finally:
         ex.close()
 
@@ -404,7 +404,7 @@ def test_the_value_checks_of_the_controls_are_chinese() -> None:
             ex.columns = 0
         with pytest.raises(ValueError, match="未知的 normalization：'chanel'.*想输入 'channel'"):
             ex.normalization = "chanel"
-        assert "未知的 normalization" in ex.error and "未知的 normalization" in ex._message.value
+        assert "未知的 normalization" in ex.error and "未知的 normalization" in ex._message.widget.value
         with pytest.raises(ValueError, match="未知的色图 'nope'"):
             ex.colormap = "nope"
     finally:

@@ -46,7 +46,7 @@ from featviz_widgets.engine import (
 )
 from featviz_widgets.engine import owner as model_owner
 from featviz_widgets.widgets._frames import clip_refused
-from featviz_widgets.widgets._strings import EN, hint, text
+from featviz_widgets.widgets._strings import EN, text
 from featviz_widgets.widgets._views import ChannelStats, LayerEntry, LayerView
 
 # At most this share of the memory budget goes to layers captured ahead of the user's clicks.
@@ -316,13 +316,6 @@ class ExplorerData:
         """Every name the explorer knows (keys, modules, nodes), each once."""
         nodes = [*(self.node_shapes or ()), *(self._nodes or ())]
         return list(dict.fromkeys([*self.shapes, *nodes, *self.infos]))
-
-    def unknown_layer_error(self, name: object, lang: str = "en") -> ValueError:
-        """The ValueError for a layer that is not in the explorer, with close matches."""
-        if not isinstance(name, str):
-            return ValueError(text(lang, "err_layer_type", kind=type(name).__name__))
-        close = hint(lang, name, self.all_names())
-        return ValueError(text(lang, "err_unknown_layer", name=name, hint=close))
 
     # -- predictions -----------------------------------------------------------------------
     def class_vector(self) -> np.ndarray | None:

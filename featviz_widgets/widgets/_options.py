@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
@@ -100,30 +101,45 @@ def keys_for(data: ExplorerData, kind: str, lang: str = "en") -> list[str]:
     return keys
 
 
-def filter_for(data: ExplorerData, name: object, lang: str = "en") -> str:
-    """The filter that lists layer ``name`` ("all" or "nodes"); ValueError naming the problem."""
-    if not isinstance(name, str):
-        raise data.unknown_layer_error(name, lang)
-    if name in data.shapes:
-        return "all"
-    if _is_node(data, name):
-        return "nodes"
-    raise _layer_error(data, name, lang)
+def layer_limits(data: ExplorerData) -> dict[str, Any]:
+    """What the selection's ``layer`` is checked against (``selection.Limits``), from the survey:
+    every layer it can show -> the filter listing it, every module's type, the names known."""
+    names = data.all_names()
+    layers = dict.fromkeys(data.shapes, "all")
+    for name in names:  # graph nodes known so far (a module name never is one)
+        if name not in layers and name not in data.infos:
+            layers[name] = "nodes"
+    modules = {name: info.type for name, info in data.infos.items()}
+    return {"layers": layers, "modules": modules, "restricted": data.restrict is not None,
+            "names": tuple(names)}  # fmt: skip
 
 
-def _is_node(data: ExplorerData, name: str) -> bool:
-    if name in data.infos:
-        return False  # a module that did not run is not rescued by the graph listing
-    try:  # the trace alone answers; the node capture runs only for a real node
-        return name in data.node_names()
+def nodes_known(
+    data: ExplorerData, kinds: Mapping[str, str], name: object
+) -> dict[str, Any] | None:
+    """New layer limits when ``name`` may be a graph node not listed yet: the graph's node names
+    are read (a trace, no forward; cached); None when there is nothing to learn."""
+    if not isinstance(name, str) or name in kinds or name in data.infos:
+        return None
+    try:
+        data.node_names()
     except ValueError:
-        return False  # an untraceable model has module names only
+        return None  # an untraceable model has module names only
+    return layer_limits(data)
 
 
-def _layer_error(data: ExplorerData, name: str, lang: str) -> ValueError:
-    info = data.infos.get(name)
-    if info is not None and data.restrict is not None:
-        return ValueError(text(lang, "err_not_in_layers", name=name))
-    if info is not None:
-        return ValueError(text(lang, "err_never_ran", name=name, kind=info.type))
-    return data.unknown_layer_error(name, lang)
+def load_for(
+    data: ExplorerData, name: str, value: Any, *, shown: str, listed: Sequence[str],
+    kinds: Mapping[str, str], lang: str = "en",
+) -> None:  # fmt: skip
+    """Capture what selection ``name = value`` will show (``shown``: the layer shown now;
+    ``listed``: the layers listed; ``kinds``: layer -> the filter listing it). A forward that runs
+    anyway keeps the other listed layers too, so the next changes draw from memory."""
+    if name == "layer":
+        keys = listed if value in listed else keys_for(data, kinds[value], lang)
+        data.entries([value], prefetch=keys)
+    elif name == "filter":
+        keys = keys_for(data, value, lang)  # an untraceable model: no graph nodes
+        data.stats(shown if shown in keys else keys[0])
+    elif name == "channel" and shown:
+        data.entries([shown])  # the layer may need capturing again

@@ -1,15 +1,12 @@
 """LayerExplorer: one notebook cell that shows what a CNN sees, built from stock ipywidgets.
 
-The constructor surveys every layer's shape in one forward, captures only the layer it shows
-first (a stop-early forward) and builds the controls and the tabs (from the ``tabs.TABS``
-registry). The selection (``layer``, ``channel``, ``columns``, ``tab``...) is a set of traitlets on
-the explorer, so ``ex.observe(f, "channel")`` and ``ipywidgets.link`` work on it. Each trait
-validates in its ``@validate`` handler; one observer (``_on_selection``) reacts to every change,
-moves the control and renders once through ``_render``, which redraws only the visible tab and
-only if its inputs changed. A click on a control sets the trait (``_controls.py``), so the browser
-and Python take one path. A layer's activations are captured the first time it is shown and kept
-under the process-wide memory budget; one that was evicted is captured again when shown. Errors
-(including "Maximize is running" when a job holds the model) are shown in the widget and raised.
+The explorer composes a :class:`~featviz_widgets.widgets.selection.SelectionModel` (what is shown,
+checked against plain data), a :class:`~featviz_widgets.widgets.controls.ControlPanel` bound to it,
+and the tabs of the ``tabs.TABS`` registry. The selection is also traitlets on the explorer: every
+change (Python, a link, a control, a picture) reaches the explorer's trait, where the model checks
+it and the explorer captures what it shows (a busy model refuses there, before anything moves);
+``_on_change`` then refills the options, lets the model and its controls follow, and renders the
+visible tab once (``_batch``).
 """
 
 from __future__ import annotations
@@ -17,22 +14,37 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import torch
+import traitlets
 from torch import nn
 
-from featviz_widgets.widgets._controls import widget_tree
+from featviz_widgets.widgets._activations import Activations
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._options import GRID, page_size
-from featviz_widgets.widgets._state import SelectionState
+from featviz_widgets.widgets._options import (
+    GRID,
+    channel_error,
+    channel_options,
+    frame_count,
+    keys_for,
+    layer_label,
+    layer_limits,
+    load_for,
+    nodes_known,
+    page_count,
+    page_size,
+)
 from featviz_widgets.widgets._strings import check_lang, hint, text
-from featviz_widgets.widgets.tabs import MaximizeTab, Selection, Tab, TabContext, build_tabs
+from featviz_widgets.widgets.controls import ControlPanel, MessageLine, tab_bar, widget_tree
+from featviz_widgets.widgets.selection import SELECTION, SelectionModel, selection_traits
+from featviz_widgets.widgets.tabs import Selection, Tab, TabContext, build_tabs
 
 
-class LayerExplorer(SelectionState):
+class LayerExplorer(w.VBox):
     """Explore a model's layers on one image: feature maps, overlay, kernels, maximize, predictions.
 
     Parameters
@@ -93,6 +105,9 @@ class LayerExplorer(SelectionState):
     >>> ex.observe(lambda change: print(change["new"]), "channel")  # doctest: +SKIP
     """
 
+    (layer, filter, channel, columns, page, normalization, colormap, order, frame, time_view,
+     tab) = selection_traits()  # fmt: skip
+
     def __init__(
         self,
         model: nn.Module,
@@ -130,43 +145,153 @@ class LayerExplorer(SelectionState):
 
     # -- construction ----------------------------------------------------------------------
     def _build(self) -> None:
-        self._hold = self._auto = 0
+        self._depth = 0  # nesting of _batch: only the outermost one renders
         self._keys: list[str] = []
-        self._pages = self._frames = 1
         self._image_id = 0
-        self._error: str | None = None
-        self._build_controls()
+        # The layer the explorer moves to of itself (a filter without the shown layer): tabs
+        # hear of the user's picks only (``Tab.layer_picked``).
+        self._explorer_pick: str | None = None
+        self._selection = SelectionModel(self._lang)
         self._build_tabs()
-        self._bind_controls(self._tab)
-        self.children = [self._control_box(), self._message, self._tab]
+        self._panel = ControlPanel(self._selection, self._tab, self._titles, self._lang,
+                                   self._on_export)  # fmt: skip
+        self._selection.observe(self._from_selection, list(SELECTION))
+        self._message = MessageLine(self._lang)
+        self.children = [self._panel.widget, self._message.widget, self._tab]
+        self._selection.allow(tabs=self._tab_names, **layer_limits(self._data))
         with self._batch():
             self.tab = self._titles[0]
             self.filter = "conv" if self._data.module_keys(convs_only=True) else "all"
         self.add_class("featviz-explorer")
 
     def _build_tabs(self) -> None:
-        ctx = TabContext(self._data, self._selection, self._render, dataset=self._dataset,
+        ctx = TabContext(self._data, self._snapshot, self._render, dataset=self._dataset,
                          listed=lambda: list(self._keys), select=self._select,
                          lang=self._lang)  # fmt: skip
         self._tabs = build_tabs(ctx)
-        tabs = list(self._tabs.values())
-        self._titles = [t.title for t in tabs]
-        shown = [text(self._lang, f"tab_{t.name}") for t in tabs]  # the titles in ``lang``
-        self._tab_names: dict[str, str] = {}  # title, registry name or shown title -> title
-        for tab, label in zip(tabs, shown, strict=True):
-            self._tab_names.update({tab.title: tab.title, tab.name: tab.title, label: tab.title})
-        self._tab = w.Tab(children=[t.widget for t in tabs], titles=shown)
-        self._tab.add_class("featviz-tabs")
-        for tab in tabs:
-            tab.widget.add_class(f"featviz-tab-{tab.title.lower().replace(' ', '-')}")
+        self._titles = [tab.title for tab in self._tabs.values()]
+        self._tab, self._tab_names = tab_bar(list(self._tabs.values()), self._lang)
 
-    def _tab_index(self, title: str) -> int:
-        return self._titles.index(title)
+    # -- the selection: checked by the model, loaded and applied here ----------------------
+    @traitlets.validate(*SELECTION)
+    def _admit(self, proposal: traitlets.Bunch) -> Any:
+        """The model checks the value; what it shows is captured before it is accepted."""
+        name = proposal.trait.name
+        with self._message.showing():
+            if name == "layer":
+                self._learn(proposal.value)
+            value = self._selection.check(name, proposal.value)
+            self._load(name, value)
+        return value
 
-    def _tab_title(self, index: int | None) -> str:
-        return self._titles[index or 0]
+    def _refusal(self, name: str, value: object) -> Exception:
+        """The error for a value of the wrong type (see ``selection.Refuses``), shown here."""
+        error = self._selection._refusal(name, value)
+        self._message.show(error)
+        return error
 
-    def _selection(self) -> Selection:
+    def _learn(self, name: object) -> None:
+        """Before a name the model does not know is refused: is it a graph node?"""
+        limits = nodes_known(self._data, self._selection.limits.layers, name)
+        if limits is not None:
+            self._selection.allow(**limits)
+
+    def _load(self, name: str, value: Any) -> None:
+        """Capture what ``value`` shows: a busy model refuses here, and nothing moves."""
+        kinds, lang = self._selection.limits.layers, self._lang
+        load_for(
+            self._data, name, value, shown=self.layer, listed=self._keys, kinds=kinds, lang=lang
+        )
+
+    @traitlets.observe(*SELECTION)
+    def _on_change(self, change: dict) -> None:
+        """Whatever moved the selection: list, refill the options, let the model and its controls
+        follow, render once."""
+        name = change["name"]
+        with self._batch():
+            if name == "filter":
+                self._relist()
+            elif name == "layer":
+                self._on_layer(change["new"])
+            elif name == "order":
+                self._fill_channels()
+            setattr(self._selection, name, change["new"])
+
+    def _from_selection(self, change: dict) -> None:
+        """A control moved the model: the explorer takes the value as a Python assignment would;
+        if it refuses, the model (and so the control) goes back."""
+        name = change["name"]
+        if getattr(self, name) == change["new"]:
+            return  # the model followed the explorer
+        try:
+            setattr(self, name, change["new"])
+        except Exception:
+            setattr(self._selection, name, getattr(self, name))
+            raise
+
+    def _on_layer(self, layer: str) -> None:
+        if layer not in self._keys:  # listed under the filter that has it, as the dropdown shows
+            self.filter = self._selection.limits.layers[layer]
+        if layer != self._explorer_pick:  # the user's pick (the dropdown, ex.layer, a link)
+            for tab in self._tabs.values():
+                tab.layer_picked(layer)
+        self._fill_channels()
+
+    def _relist(self) -> None:
+        """List the layers of the filter; keep the layer shown when listed, else show the first."""
+        with self._message.showing():
+            keys = keys_for(self._data, self.filter, self._lang)
+        self._keys = keys
+        self._panel.show("layer", options=[(layer_label(k, self._data.shape(k)), k) for k in keys])
+        if self.layer in keys:
+            self._fill_channels()  # a new image changes the means and the shapes
+            return
+        self._explorer_pick = keys[0]
+        try:
+            self.layer = keys[0]
+        finally:
+            self._explorer_pick = None
+
+    def _fill_channels(self) -> None:
+        """Channel options of the layer in the chosen order; keep channel, page and frame if valid."""
+        layer = self.layer
+        with self._message.showing("error_layer"):
+            entry = self._data.entries([layer], prefetch=self._keys)[layer]
+        view, stats = entry.view, entry.stats
+        pages, frames = page_count(view), frame_count(view)
+        self._selection.allow(layer=layer, channels=view.channels, pages=pages, frames=frames)
+        if channel_error(self.channel, view.channels, layer) is not None:
+            self.channel = None
+        self._panel.show("channel", options=channel_options(view, stats, self.order, self._lang))
+        self.page = min(self.page, pages)
+        self._panel.show_range("page", pages)
+        self.frame = min(self.frame, frames - 1)  # a layer with fewer frames: its last
+        self._panel.show_range("frame", frames)
+        self._panel.show_time(view.frames is not None)
+
+    def _select(self, **changes: Any) -> None:
+        """Move the selection as the controls would (``layer`` first, then the rest, one render)."""
+        unknown = [name for name in changes if name not in SELECTION]
+        if unknown:
+            raise ValueError(f"unknown selection {unknown}; choose among {SELECTION}")
+        with self._batch():
+            for name in SELECTION:
+                if name in changes:
+                    setattr(self, name, changes[name])
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Update several traits and controls, then render once (never once per change)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        self._render()
+
+    # -- rendering and errors --------------------------------------------------------------
+    def _snapshot(self) -> Selection:
+        """The selection as the plain values a tab draws."""
         return Selection(
             layer=self.layer,
             channel=GRID if self.channel is None else self.channel,
@@ -182,26 +307,27 @@ class LayerExplorer(SelectionState):
         )
 
     def _visible_tab(self) -> Tab:
-        return list(self._tabs.values())[self._tab_index(self.tab)]
+        return list(self._tabs.values())[self._titles.index(self.tab)]
 
     def _render(self) -> None:
         """Redraw the visible tab; show and raise any error."""
-        if self._hold or self.layer is None:
+        if self._depth or not self.layer:
             return
-        with self._showing_errors():
-            self._visible_tab().update(self._selection())
-        self._clear_error()
+        with self._message.showing():
+            self._visible_tab().update(self._snapshot())
+        self._message.clear()
 
     def _on_export(self, _: Any) -> None:
         png = self._visible_png()
-        name = f"{self.layer.replace('/', '_')}_{self._channel_slug()}.png"
+        slug = "grid" if self.channel is None else str(self.channel)
+        name = f"{self.layer.replace('/', '_')}_{slug}.png"
         link = base64.b64encode(png).decode("ascii")
-        self._download.value = (
+        self._panel.download.value = (
             f"<a download='{html.escape(name)}' href='data:image/png;base64,{link}'>"
             f"{html.escape(text(self._lang, 'download', name=name))}</a>"
         )
 
-    # -- images and runs ------------------------------------------------------------------
+    # -- images and files ------------------------------------------------------------------
     def set_image(self, img: Any) -> None:
         """Show another image: survey its shapes, capture the layer shown, redraw.
 
@@ -211,19 +337,17 @@ class LayerExplorer(SelectionState):
         --------
         >>> ex.set_image("dog.jpg")  # doctest: +SKIP
         """
-        self._stop_jobs()  # the worker must not share the model with the new image
+        for tab in self._tabs.values():  # the worker must not share the model with the new image
+            tab.stop()  # (never inside owner.using(): a job needs the model to see its cancel)
         try:
             self._data.set_image(img)
         except Exception as error:
-            self._fail(error, "error_image")
+            self._message.show(error, "error_image")
+            raise
         self._image_id += 1
         with self._batch():
+            self._selection.allow(**layer_limits(self._data))
             self._relist()  # graph nodes are surveyed again on the way
-
-    def _stop_jobs(self) -> None:
-        # Never called inside owner.using(): a job needs the model to reach its cancel check.
-        for tab in self._tabs.values():
-            tab.stop()
 
     def save_png(self, path: str | Path) -> Path:
         """Write the visible tab's picture (the feature maps when it has none) to ``path``.
@@ -235,10 +359,6 @@ class LayerExplorer(SelectionState):
         path = Path(path)
         path.write_bytes(self._visible_png())
         return path
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Wait for the Maximize tab's run to end; return its result (re-raises its error)."""
-        return self.maximizer.wait(timeout)
 
     def close(self) -> None:
         """Stop a running job, free the explorer's activations and pictures, close every widget.
@@ -273,7 +393,7 @@ class LayerExplorer(SelectionState):
     @property
     def error(self) -> str | None:
         """The message the widget shows for the last failed action (None when all is well)."""
-        return self._error
+        return self._message.error
 
     @property
     def lang(self) -> str:
@@ -281,63 +401,34 @@ class LayerExplorer(SelectionState):
         return self._lang
 
     @property
-    def tabs(self) -> dict[str, Tab]:
-        """The tab objects by title (each has ``widget``, and ``image`` where it shows one)."""
-        return {t.title: t for t in self._tabs.values()}
+    def tab_names(self) -> list[str]:
+        """The registry names of the tabs shown, in order (``ex.tab = name`` shows one)."""
+        return list(self._tabs)
 
     def tab_object(self, name: str) -> Tab:
-        """The tab registered as ``name`` ("maps", "overlay", "kernels", "maximize"...)."""
+        """The tab registered as ``name`` ("maps", "overlay", "kernels", "maximize"...).
+
+        Each has ``widget``, and ``image`` where it shows one; the Maximize tab also has
+        ``run()``, ``cancel()`` and ``wait()``.
+
+        Examples
+        --------
+        >>> ex.tab_object("maximize").run()  # doctest: +SKIP
+        """
         if name not in self._tabs:
             close = hint(self._lang, str(name), self._tabs)
             choices = tuple(self._tabs)
             raise ValueError(text(self._lang, "err_no_tab", name=name, choices=choices, hint=close))
         return self._tabs[name]
 
-    @property
-    def maximizer(self) -> MaximizeTab:
-        """The Maximize tab (``run()``, ``cancel()``, ``wait()``, and its controls)."""
-        return self.tab_object("maximize")  # type: ignore[return-value]
-
     def _visible_png(self) -> bytes:
         png = self._visible_tab().png()
         if png is None:
             maps = self.tab_object("maps")
-            maps.update(self._selection())
+            maps.update(self._snapshot())
             png = maps.png()
         if png is None:
-            self._fail(ValueError(text(self._lang, "err_no_picture", layer=self.layer)))
+            error = ValueError(text(self._lang, "err_no_picture", layer=self.layer))
+            self._message.show(error)
+            raise error
         return png
-
-    def _channel_slug(self) -> str:
-        channel = self.channel
-        return "grid" if channel is None else str(channel)
-
-
-class Activations(Mapping[str, torch.Tensor]):
-    """Every module output of the explorer's image, key -> tensor (batch first), read-only.
-
-    Keys (``name``, ``name#2``, ``name[0]``) come from the survey, in execution order, and cost
-    nothing to list; a value is captured when it is read (one stop-early forward) unless the
-    explorer still keeps it under the memory budget. Reading every value holds them all: prefer
-    reading the layers you need.
-    """
-
-    def __init__(self, data: ExplorerData) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self._data.shapes:
-            raise KeyError(key)
-        return self._data.tensor(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._data.shapes))
-
-    def __len__(self) -> int:
-        return len(self._data.shapes)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data.shapes
-
-    def __repr__(self) -> str:
-        return f"<activations of {len(self)} module outputs, captured on access>"
