@@ -36,6 +36,7 @@ class OverlayTab(Tab):
 
     name = "overlay"
     title = "Overlay"
+    order = 20
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
