@@ -206,10 +206,10 @@ class JobTab(Tab):
 
     The tab owns ``run_button``, ``cancel_button``, ``progress`` and ``status`` (built by
     :meth:`_job_row`), greys its controls out while the job runs, and shows the job's end: the
-    subclass's :meth:`_show_result`, or a red failure line worded by ``failed_key``. A subclass
-    builds ``self.runner`` and ``self._pngs`` (its pictures) in ``__init__``, calls
-    :meth:`_job_row`, implements :meth:`run` (which hands the work to :meth:`_submit`),
-    :meth:`_controls` and :meth:`_show_result`.
+    subclass's :meth:`_show_result`, or a red failure line worded by ``failed_key``. In
+    ``__init__`` a subclass sets ``self._pngs`` (its pictures) and places the row that
+    :meth:`_job_row` builds (it also sets ``self.runner``); it implements :meth:`run` (which
+    hands the work to :meth:`_submit`), :meth:`_controls` and :meth:`_show_result`.
     """
 
     failed_key = ""  # string key of the failure line; ``{error}`` is the error's type and text
