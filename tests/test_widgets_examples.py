@@ -18,7 +18,8 @@ from PIL import Image
 from support import assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
-from featviz_widgets.examples.cache import CACHE_ENV, cache_dir
+from featviz_widgets.examples import top_examples
+from featviz_widgets.examples.cache import CACHE_ENV, cache_dir, load_saved, result_file
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.render import crop_around
 from featviz_widgets.widgets import LayerExplorer
@@ -251,3 +252,20 @@ def test_a_dataset_that_cannot_be_read_says_so_in_the_tab(cache: Path, tmp_path:
         assert tab.png() is None
     finally:
         ex.close()
+
+
+def test_the_disk_cache_reads_saved_results_back_and_passes_over_damaged_files(
+    cache: Path, tiny_cnn: nn.Module
+) -> None:
+    assert cache_dir() == cache / "examples"
+    path = result_file("ab" * 30, 5)
+    assert path == cache / "examples" / f"{'ab' * 20}-k5.npz"  # the key cut to 40 characters
+    assert load_saved(path) is None  # nothing saved yet
+    path.parent.mkdir(parents=True)
+    found = top_examples(tiny_cnn, PATTERNS.images[:6], ["conv1"], k=2, size=32, progress=False)
+    found.save(path)
+    again = load_saved(path)
+    assert again is not None and again.image_ids == found.image_ids
+    np.testing.assert_array_equal(again.indices["conv1"], found.indices["conv1"])
+    path.write_bytes(b"half a file")  # damaged: passed over, the next run replaces it
+    assert load_saved(path) is None
