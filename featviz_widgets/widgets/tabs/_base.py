@@ -16,6 +16,8 @@ from featviz_widgets.widgets._picture import Picture, Tiles
 from featviz_widgets.widgets._strings import text
 from featviz_widgets.widgets.jobs import JobRunner, Progress, Work
 
+Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
+
 
 @dataclass(frozen=True)
 class Selection:

@@ -8,14 +8,10 @@ first N, the selected channel, or (in grid mode, or after a move) the strongest 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from featviz_widgets import layout
 from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets.tabs._base import Selection
-
-Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
+from featviz_widgets.widgets.tabs._base import Say, Selection
 
 
 def candidates(data: ExplorerData) -> tuple[list[str], dict[str, int]]:

@@ -10,13 +10,10 @@ that size from then on, so the first click still gives a picture.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets.tabs._base import Say
 
 SIZES = (64, 96, 128, 160, 224)
-
-Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
 
 
 def square_side(data: ExplorerData) -> int | None:

@@ -20,7 +20,6 @@ each table row starts with its colour's swatch.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,12 +27,11 @@ import numpy as np
 from featviz_widgets import render
 from featviz_widgets.engine import Detections, detections, output_kind, segmentation_scores
 from featviz_widgets.widgets._data import ExplorerData
+from featviz_widgets.widgets.tabs._base import Say
 
 MIN_SCORE = 0.5  # torchvision's detection demos draw boxes from this score up
 TOP_BOXES = 10
 FALLBACK_BOXES = 5
-
-Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
 
 
 @dataclass(frozen=True)
