@@ -15,9 +15,9 @@ from support import make_tiny_cnn
 from torch import nn
 
 from featviz_widgets import render
+from featviz_widgets.examples.cache import CACHE_ENV
 from featviz_widgets.lab.patterns import make_patterns
 from featviz_widgets.widgets import LayerExplorer, _picture
-from featviz_widgets.widgets._examples_parts import CACHE_ENV
 from featviz_widgets.widgets._picture import MAX_VALUES, Picture, Tiles, tooltip_words
 from featviz_widgets.widgets.controls import widget_tree
 
@@ -306,17 +306,17 @@ def test_overlay_strip_and_kernels_pick_channels() -> None:
     ex = LayerExplorer(make_tiny_cnn(), _image(32), size=32)
     try:
         ex.tab = "Overlay"
-        strip = ex.tabs["Overlay"].strip
+        strip = ex.tab_object("overlay").strip
         png = _decode(strip.value)
         assert (strip.geometry["width"], strip.geometry["height"]) == (png.shape[1], png.shape[0])
         top = ex._data.stats(ex.layer).strongest[:8].tolist()
         assert strip.geometry["channels"] == top
         _message(strip, event="pick", channel=top[3], tile=3)
         assert ex.channel == top[3]
-        photo = ex.tabs["Overlay"].image
+        photo = ex.tab_object("overlay").image
         assert photo.geometry["channels"] == [top[3]] and photo.geometry["click"] == "none"
         ex.tab, ex.channel, ex.layer = "Kernels", None, "conv2"  # 16 outputs of 8 input slices
-        kernels = ex.tabs["Kernels"].image
+        kernels = ex.tab_object("kernels").image
         png = _decode(kernels.value)
         size = (kernels.geometry["width"], kernels.geometry["height"])
         assert size == (png.shape[1], png.shape[0])
@@ -332,10 +332,10 @@ def test_maximize_sheet_tiles_are_the_optimized_pictures_and_pick_their_channel(
     ex = LayerExplorer(make_tiny_cnn(), _image(32), size=32)
     try:
         ex.tab, ex.layer = "Maximize", "conv2"
-        tab = ex.maximizer
+        tab = ex.tab_object("maximize")
         tab.steps.value, tab.size.value, tab.mode.value, tab.count.value = 4, 64, "first", 4
         tab.run()
-        result = ex.wait(120)
+        result = tab.wait(120)
         geometry, png = tab.image.geometry, _decode(tab.image.value)
         assert geometry["kind"] == "sheet" and geometry["channels"] == [0, 1, 2, 3]
         assert geometry["width"] <= png.shape[1] and geometry["height"] == png.shape[0]

@@ -250,10 +250,10 @@ def _draws_every_tab(explorer: LayerExplorer, categories: bool) -> None:
 def _maximizes(explorer: LayerExplorer, model: nn.Module, layer: str) -> None:
     explorer.layer, explorer.channel = layer, 0
     explorer.tab = "Maximize"
-    tab = explorer.maximizer
+    tab = explorer.tab_object("maximize")
     tab.steps.value = tab.steps.min
     tab.run()
-    result = explorer.wait(600)
+    result = tab.wait(600)
     assert result.steps == tab.steps.min and "done" in tab.status.value, tab.status.value
     assert f"a clip of {len(result.frames[0])} frames" in tab.status.value
     assert result.frames is not None and result.frames[0].ndim == 4

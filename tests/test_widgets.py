@@ -5,9 +5,7 @@ Set controls and traits, decode the PNGs, check the model after each step.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping, MutableMapping
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -380,17 +378,3 @@ def test_tabs_come_from_a_registry_and_are_looked_up_by_name(tiny) -> None:
         ex.tab_object("maximise")
     with pytest.raises(ValueError, match="unique name"):
         build_tabs(ex.tab_object("maps").ctx, (TABS[0], TABS[0]))
-
-
-def test_a_tab_never_imports_another_tab() -> None:
-    import featviz_widgets.widgets.tabs as tabs_package
-
-    folder = Path(tabs_package.__file__).parent
-    for path in folder.glob("*.py"):
-        if path.name == "__init__.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                module = node.module
-                if module.startswith("featviz_widgets.widgets.tabs."):
-                    assert module.endswith("._base"), f"{path.name} imports {module}"

@@ -18,9 +18,11 @@ from PIL import Image
 from support import assert_model_unchanged, make_tiny_cnn, model_state
 from torch import nn
 
+from featviz_widgets.examples import top_examples
+from featviz_widgets.examples.cache import CACHE_ENV, cache_dir, load_saved, result_file
 from featviz_widgets.lab.patterns import make_patterns
+from featviz_widgets.render import crop_around
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._examples_parts import CACHE_ENV, cache_dir, crop_around
 from featviz_widgets.widgets.tabs import TABS
 from featviz_widgets.widgets.tabs.examples import GRID_TILE, ExamplesTab
 
@@ -70,7 +72,8 @@ def test_the_tab_is_registered_and_shown_only_with_a_dataset(tiny_cnn: nn.Module
     assert ExamplesTab in TABS
     ex = LayerExplorer(tiny_cnn, PATTERNS.images[0], size=32)
     try:
-        assert "Examples" not in ex.tabs
+        with pytest.raises(ValueError, match="examples"):
+            ex.tab_object("examples")  # no dataset=: no Examples tab
     finally:
         ex.close()
     ex = _explorer(tiny_cnn)
@@ -192,7 +195,7 @@ def test_cancel_keeps_a_partial_result_the_explorer_stays_usable_and_the_next_ru
         tab = _examples(ex)
         tab.batch_size = 4  # 30 batches of 40+ ms
         tab.run()
-        assert tab.running and tab.cancel_button.disabled is False and tab.find_button.disabled
+        assert tab.running and tab.cancel_button.disabled is False and tab.run_button.disabled
         deadline = time.monotonic() + 30
         while tab.progress.value < 8 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -204,7 +207,7 @@ def test_cancel_keeps_a_partial_result_the_explorer_stays_usable_and_the_next_ru
         tab.cancel()
         partial = tab.wait(30)
         assert partial.partial and 0 < partial.scored < len(PATTERNS)
-        assert "partial" in _text(tab.status) and not tab.find_button.disabled
+        assert "partial" in _text(tab.status) and not tab.run_button.disabled
         assert tab.png() is not None  # the partial ranking is shown
         tab.batch_size = 40
         tab.run()
@@ -249,3 +252,20 @@ def test_a_dataset_that_cannot_be_read_says_so_in_the_tab(cache: Path, tmp_path:
         assert tab.png() is None
     finally:
         ex.close()
+
+
+def test_the_disk_cache_reads_saved_results_back_and_passes_over_damaged_files(
+    cache: Path, tiny_cnn: nn.Module
+) -> None:
+    assert cache_dir() == cache / "examples"
+    path = result_file("ab" * 30, 5)
+    assert path == cache / "examples" / f"{'ab' * 20}-k5.npz"  # the key cut to 40 characters
+    assert load_saved(path) is None  # nothing saved yet
+    path.parent.mkdir(parents=True)
+    found = top_examples(tiny_cnn, PATTERNS.images[:6], ["conv1"], k=2, size=32, progress=False)
+    found.save(path)
+    again = load_saved(path)
+    assert again is not None and again.image_ids == found.image_ids
+    np.testing.assert_array_equal(again.indices["conv1"], found.indices["conv1"])
+    path.write_bytes(b"half a file")  # damaged: passed over, the next run replaces it
+    assert load_saved(path) is None

@@ -23,7 +23,7 @@ from widgets_support import (
 
 from featviz_widgets.widgets import LayerExplorer
 from featviz_widgets.widgets._options import MAX_PAGE
-from featviz_widgets.widgets.tabs.tables import top_predictions
+from featviz_widgets.widgets.tabs.predictions import top_predictions
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""What every explorer tab shares: its context, the redraw-only-on-change rule, small helpers."""
+"""What every explorer tab shares: its context, the redraw-only-on-change rule, the job row of a
+tab whose work runs in a worker thread, small helpers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from featviz_widgets.engine import BudgetCache
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._picture import Picture, Tiles
 from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.jobs import JobRunner, Progress, Work
+
+Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,14 @@ class TabContext:
 class Tab:
     """One tab: a widget plus ``update``, which redraws only when its inputs changed.
 
-    Subclasses set ``name`` (the registry key, e.g. ``"maps"``) and ``title``, build
-    ``self.widget`` and implement ``key`` (what the picture depends on) and ``draw``.
+    Subclasses set ``name`` (the registry key, e.g. ``"maps"``), ``title`` (English) and
+    ``order`` (where the tab sits: tabs are shown by increasing ``order``), build ``self.widget``
+    and implement ``key`` (what the picture depends on) and ``draw``.
     """
 
     name = ""
     title = ""
+    order = 100
     widget: w.Widget  # built by each subclass
 
     def __init__(self, ctx: TabContext) -> None:
@@ -198,18 +204,107 @@ class PictureTab(Tab):
 
 
 class JobTab(Tab):
-    """A tab whose long work runs in ``self.runner`` (a JobRunner), its pictures in ``self._pngs``.
+    """A tab whose long work runs in a :class:`JobRunner`, with the row that drives it.
 
-    Subclasses set both in ``__init__``; stopping and closing are the same for every such tab.
+    The tab owns ``run_button``, ``cancel_button``, ``progress`` and ``status`` (built by
+    :meth:`_job_row`), greys its controls out while the job runs, and shows the job's end: the
+    subclass's :meth:`_show_result`, or a red failure line worded by ``failed_key``. In
+    ``__init__`` a subclass sets ``self._pngs`` (its pictures) and places the row that
+    :meth:`_job_row` builds (it also sets ``self.runner``); it implements :meth:`run` (which
+    hands the work to :meth:`_submit`), :meth:`_controls` and :meth:`_show_result`.
     """
 
-    runner: Any  # JobRunner
+    failed_key = ""  # string key of the failure line; ``{error}`` is the error's type and text
+    runner: JobRunner
     _pngs: PngCache
+
+    def _job_row(self, runner: JobRunner, run: str, icon: str, progress: str) -> w.HBox:
+        """Build the Run (labelled ``run``) / Cancel / progress row and the status line.
+
+        Each part has the CSS class ``featviz-<tab name>-<part>`` (``run``, ``cancel``,
+        ``progress``, ``status``) for browser tests and styling.
+        """
+        self.runner = runner
+        self.run_button = w.Button(description=run, button_style="primary", icon=icon)
+        self.cancel_button = w.Button(description=self.ctx.text("cancel"), icon="stop",
+                                      disabled=True)  # fmt: skip
+        self.progress = w.IntProgress(value=0, min=0, max=1, description=progress)
+        self.status = w.HTML()
+        for part in ("run_button", "cancel_button", "progress", "status"):
+            getattr(self, part).add_class(f"featviz-{self.name}-{part.split('_')[0]}")
+        self.run_button.on_click(lambda _: self.run())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        return w.HBox([self.run_button, self.cancel_button, self.progress])
 
     @property
     def running(self) -> bool:
         """Whether the tab's job is running now."""
         return self.runner.running
+
+    def run(self) -> None:
+        """Start the job the controls describe (Run does this)."""
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (honoured at its next step or batch)."""
+        self.runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the run ends; return its result, or raise the error it hit."""
+        return self.runner.wait(timeout)
+
+    def _controls(self) -> list[w.ValueWidget]:
+        """The tab's own controls: disabled while its job runs."""
+        return []
+
+    def _submit(self, job: Hashable, work: Work, on_progress: Progress) -> bool:
+        """Run ``work`` for ``job`` in the runner, controls off until it ends.
+
+        False when the runner's cache answered (nothing started; the controls are back on and
+        ``self.runner.result`` holds the result).
+        """
+        self._set_running(True)  # before the thread starts: a job that fails at once re-enables
+        try:
+            started = self.runner.submit(
+                job, work, owner=self.ctx.data.owner, on_progress=on_progress,
+                on_finish=self._finished,
+            )  # fmt: skip
+        except BaseException:
+            self._set_running(False)
+            raise
+        if not started:
+            self._set_running(False)
+        return started
+
+    def _set_running(self, running: bool) -> None:
+        for control in [*self._controls(), self.run_button]:
+            control.disabled = running
+        self.cancel_button.disabled = not running
+
+    def _finished(self, job: Hashable, result: Any, error: BaseException | None) -> None:
+        """The worker's last act: show the result or the failure, then free the controls."""
+        try:
+            if error is None:
+                self._show_result(job, result)
+            else:
+                self._show_failure(job, error)
+        finally:
+            self._set_running(False)
+            self._ended(error)
+
+    def _show_result(self, job: Hashable, result: Any) -> None:
+        raise NotImplementedError
+
+    def _show_failure(self, job: Hashable, error: BaseException) -> None:
+        self.status.value = self._failure(error)
+
+    def _failure(self, error: BaseException) -> str:
+        """The red status line for a job that raised ``error`` (its type and the library's text)."""
+        message = self.ctx.text(self.failed_key, error=f"{type(error).__name__}: {error}")
+        return f"<div style='color:#b00020'>{html.escape(message)}</div>"
+
+    def _ended(self, error: BaseException | None) -> None:
+        """Called last when a job ends (``error`` None on success), the controls back on."""
 
     def stop(self) -> None:
         """Cancel a run and wait for its thread to end (its error, if any, stays in the tab)."""

@@ -36,6 +36,7 @@ class OverlayTab(Tab):
 
     name = "overlay"
     title = "Overlay"
+    order = 20
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
@@ -113,9 +114,7 @@ class OverlayTab(Tab):
         )
         thumb = self._thumb(data, sel.image_id).shape[:2]
         tiles = sheet_tiles(len(top), thumb, len(top), 2, top, values=view.maps[top])
-        self.strip.show(
-            strip, tiles, lambda: time_view_of(data.view(sel.layer), sel).maps[top]
-        )
+        self.strip.show(strip, tiles, lambda: time_view_of(data.view(sel.layer), sel).maps[top])
         ranked = ", ".join(f"{c} ({stats.means[c]:.3g})" for c in top)
         self.strip_caption.value = caption(say("overlay_top", count=len(top), ranked=ranked))
 

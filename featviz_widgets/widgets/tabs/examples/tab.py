@@ -6,19 +6,21 @@ Cancel stops after the current batch (the partial result is shown and saved, and
 resumes it), and the explorer stays usable (each batch holds the model lock for one forward). One
 pass ranks the selected layer, or every layer the Layer dropdown lists.
 
-Results are saved on disk by fingerprint (``_examples_parts.cache_dir``): a new explorer on the
-same model, dataset and preprocessing shows them without running anything.
+Results are saved on disk by fingerprint (:mod:`featviz_widgets.examples.cache`): a new explorer
+on the same model, dataset and preprocessing shows them without running anything.
 
 - A channel: its top-k images by mean (or max) with the channel's map over each, and below them
   the receptive-field crops around each image's strongest spot; scores in the captions.
 - The grid: the best image of each channel (by max), cropped around its strongest spot, in the
   Feature maps tab's order and page.
+
+The package's other modules: ``store`` (the dataset, its saved results, maps and crop sizes) and
+``pictures`` (the rows and the grid).
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import threading
 import time
 from typing import Any
@@ -27,14 +29,6 @@ import ipywidgets as w
 import numpy as np
 
 from featviz_widgets.examples import Examples
-from featviz_widgets.widgets._examples_parts import (
-    ROW_PAD,
-    DatasetExamples,
-    blank,
-    crop_around,
-    overlay_tile,
-    row_png,
-)
 from featviz_widgets.widgets._picking import connect, sheet_tiles
 from featviz_widgets.widgets._picture import Tiles
 from featviz_widgets.widgets.jobs import JobRunner
@@ -48,12 +42,19 @@ from featviz_widgets.widgets.tabs._base import (
     note,
     page_bounds,
 )
+from featviz_widgets.widgets.tabs.examples.pictures import (
+    GRID_TILE,
+    ROW,
+    ROW_PAD,
+    THUMB,
+    crop_row,
+    grid_picture,
+    top_row,
+)
+from featviz_widgets.widgets.tabs.examples.store import DatasetExamples
 
 RANKS = ("mean", "max")  # rank images by the channel's mean, or by its max
 SCOPES = ("layer", "listed")  # the selected layer, or every layer the Layer dropdown lists
-THUMB = 96  # px of each top-k picture and crop
-GRID_TILE = 64  # px of each channel's crop in grid mode
-ROW = 9  # pictures per row in channel mode
 
 
 class ExamplesTab(JobTab):
@@ -61,6 +62,8 @@ class ExamplesTab(JobTab):
 
     name = "examples"
     title = "Examples"
+    order = 50
+    failed_key = "ex_failed"
 
     @classmethod
     def wanted(cls, ctx: TabContext) -> bool:
@@ -69,7 +72,6 @@ class ExamplesTab(JobTab):
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
         self.store = DatasetExamples(ctx.data, ctx.dataset, ctx.lang)
-        self.runner = JobRunner("Examples")
         self.batch_size: int | None = None  # None: as many images as BATCH_BYTES allows (<= 32)
         self.shown_channels: list[int] = []  # the channels the picture shows, in its order
         self._found: dict[tuple[str, int], Examples] = {}
@@ -86,12 +88,8 @@ class ExamplesTab(JobTab):
                                      value="layer")  # fmt: skip
         self.k = w.IntSlider(value=9, min=1, max=16, description=say("top_k"),
                              continuous_update=False)  # fmt: skip
-        self.find_button = w.Button(description=say("find_examples"), button_style="primary",
-                                    icon="search")  # fmt: skip
-        self.cancel_button = w.Button(description=say("cancel"), icon="stop", disabled=True)
-        self.progress = w.IntProgress(value=0, min=0, max=max(1, len(self.store)),
-                                      description=say("images"))  # fmt: skip
-        self.status = w.HTML()
+        row = self._job_row(JobRunner("Examples"), say("find_examples"), "search", say("images"))
+        self.progress.max = max(1, len(self.store))
         self.caption = w.HTML()
         # a click on a grid tile opens its channel; Escape / double-click go back to the grid
         self.image = connect(image_widget(self.ctx.lang), self.ctx)
@@ -99,15 +97,11 @@ class ExamplesTab(JobTab):
         self.crops = connect(image_widget(self.ctx.lang), self.ctx)
         for control in (self.rank, self.k):
             control.observe(lambda _: self.ctx.request(), "value")
-        for name in ("find_button", "cancel_button", "progress", "status"):
-            getattr(self, name).add_class(f"featviz-examples-{name.split('_')[0]}")
-        self.find_button.on_click(lambda _: self.run())
-        self.cancel_button.on_click(lambda _: self.cancel())
         self.widget = w.VBox(
             [
                 w.HBox([_label(say("rank")), self.rank, self.k]),
                 w.HBox([_label(say("scope")), self.scope]),
-                w.HBox([self.find_button, self.cancel_button, self.progress]),
+                row,
                 self.status,
                 self.caption,
                 self.image,
@@ -189,23 +183,14 @@ class ExamplesTab(JobTab):
         batch = self.batch_size or self.store.batch_size(layers)
         self.progress.value, self.progress.max = 0, max(1, len(self.store))
         self._clock = (time.perf_counter(), None, 0.0)
-        self._set_running(True)
         say = self.ctx.text
         what = sel.layer if len(layers) == 1 else say("ex_layers", count=len(layers))
         self.status.value = caption(say("ex_running", count=len(self.store), what=what))
-        self.runner.submit(
+        self._submit(
             (tuple(layers), k),
             lambda cancel, progress: self._find(layers, k, batch, cancel, progress),
-            owner=self.ctx.data.owner, on_progress=self._on_progress, on_finish=self._finished,
-        )  # fmt: skip
-
-    def cancel(self) -> None:
-        """Stop the run after the current batch (the images done so far are kept)."""
-        self.runner.cancel()
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Block until the run ends; return its Examples, or raise the error it hit."""
-        return self.runner.wait(timeout)
+            self._on_progress,
+        )
 
     def _find(self, layers: list[str], k: int, batch: int, cancel: threading.Event,
               progress: Any) -> Examples:  # fmt: skip
@@ -227,34 +212,24 @@ class ExamplesTab(JobTab):
         )
         self.status.value = caption(line)
 
-    def _finished(self, job: Any, result: Examples | None, error: BaseException | None) -> None:
-        try:
-            if error is not None:
-                self.status.value = (
-                    "<div style='color:#b00020'>"
-                    f"{html.escape(self.ctx.text('ex_failed', error=_kind(error)))}</div>"
-                )
-                return
-            found: Examples = result
-            self._keep(found, job[1])
-            self.progress.value = min(found.scored + len(found.skipped), self.progress.max)
-            seconds = time.perf_counter() - self._clock[0]
-            line = self.ctx.text("ex_elapsed", what=self._describe(found), seconds=seconds)
-            self.status.value = caption(line)
-        finally:
-            self._set_running(False)
-            self._version += 1
-        self._redraw()
+    def _show_result(self, job: Any, result: Examples) -> None:
+        self._keep(result, job[1])
+        self.progress.value = min(result.scored + len(result.skipped), self.progress.max)
+        seconds = time.perf_counter() - self._clock[0]
+        line = self.ctx.text("ex_elapsed", what=self._describe(result), seconds=seconds)
+        self.status.value = caption(line)
 
-    def _redraw(self) -> None:
+    def _ended(self, error: BaseException | None) -> None:
+        """Redraw with a new result (a failure keeps its status line until the next draw)."""
+        self._version += 1
+        if error is not None:
+            return
         # A failing redraw (a model busy past the wait) is shown in the explorer's message line.
         with contextlib.suppress(Exception):
             self.ctx.request()
 
-    def _set_running(self, running: bool) -> None:
-        for control in (self.find_button, self.scope, self.k):
-            control.disabled = running
-        self.cancel_button.disabled = not running
+    def _controls(self) -> list[w.ValueWidget]:
+        return [self.scope, self.k]
 
     # -- pictures --------------------------------------------------------------------------
     def _draw_channel(self, sel: Selection, found: Examples, channel: int) -> None:
@@ -269,10 +244,10 @@ class ExamplesTab(JobTab):
             self.caption.value = note(self.ctx.text("ex_none_ranked"))
             return
         ident = (found.fingerprint, found.scored, sel.layer, channel)
-        top = self._pngs.get(("top", *ident, by, cmap), lambda: self._top_row(
-            sel.layer, channel, positions, cmap))  # fmt: skip
-        crops, side = self._pngs.get(("crops", *ident), lambda: self._crop_row(
-            sel.layer, found, channel))  # fmt: skip
+        top = self._pngs.get(("top", *ident, by, cmap), lambda: top_row(
+            self.store, sel.layer, channel, positions, cmap))  # fmt: skip
+        crops, side = self._pngs.get(("crops", *ident), lambda: crop_row(
+            self.store, sel.layer, found, channel))  # fmt: skip
         named = ", ".join(
             f"{self.store.label(found, p)} {s:.3g}" for p, s in zip(positions, scores, strict=False)
         )
@@ -291,28 +266,12 @@ class ExamplesTab(JobTab):
                             click=False)  # fmt: skip
         self._show(top, crops, tiles)
 
-    def _top_row(self, layer: str, channel: int, positions: list[int], cmap: str) -> bytes:
-        heats = self.store.channel_maps(layer, positions, channel)
-        tiles = [overlay_tile(self.store.rgb(p), heat, THUMB, cmap)
-                 for p, heat in zip(positions, heats, strict=True)]  # fmt: skip
-        return row_png(tiles, ROW)
-
-    def _crop_row(self, layer: str, found: Examples, channel: int) -> tuple[bytes, tuple]:
-        map_shape = tuple(found.map_shapes[layer])
-        side = self.store.crop_side(layer, map_shape)
-        tiles = [
-            crop_around(self.store.rgb(int(p)), where, map_shape, side, THUMB)
-            for p, where in zip(found.max_indices[layer][channel],
-                                found.max_positions[layer][channel], strict=True)
-            if p >= 0
-        ]  # fmt: skip
-        return row_png(tiles, ROW), side
-
     def _draw_grid(self, sel: Selection, found: Examples) -> None:
         channels = self.grid_channels(sel, found.indices[sel.layer].shape[0])
         self.shown_channels = channels
         key = ("grid", found.fingerprint, found.scored, sel.layer, tuple(channels), sel.columns)
-        png, side = self._pngs.get(key, lambda: self._grid(sel, found, channels))
+        png, side = self._pngs.get(key, lambda: grid_picture(
+            self.store, sel.layer, found, channels, sel.columns))  # fmt: skip
         start, count = page_bounds(sel, found.indices[sel.layer].shape[0])
         order = self.ctx.text("maps_strongest") if sel.order == "strongest" else ""
         self.caption.value = caption(self.ctx.text(
@@ -329,20 +288,6 @@ class ExamplesTab(JobTab):
         start, count = page_bounds(sel, channels)
         return [int(c) for c in order[start : start + count]]
 
-    def _grid(self, sel: Selection, found: Examples, channels: list[int]) -> tuple[bytes, tuple]:
-        layer = sel.layer
-        map_shape = tuple(found.map_shapes[layer])
-        side = self.store.crop_side(layer, map_shape)
-        tiles = []
-        for c in channels:
-            best = int(found.max_indices[layer][c, 0]) if found.max_indices[layer].shape[1] else -1
-            if best < 0:
-                tiles.append(blank(GRID_TILE))
-                continue
-            where = found.max_positions[layer][c, 0]
-            tiles.append(crop_around(self.store.rgb(best), where, map_shape, side, GRID_TILE))
-        return row_png(tiles, sel.columns), side
-
     def _show(self, top: bytes | None, crops: bytes | None, tiles: Tiles | None = None) -> None:
         """Show the top picture (with its ``tiles``) and the crops; None hides one."""
         for image, caption_widget, png in ((self.image, self.caption, top),
@@ -352,11 +297,6 @@ class ExamplesTab(JobTab):
             image.layout.display = None if png is not None else "none"
             if png is None:
                 caption_widget.value = ""
-
-
-def _kind(error: BaseException) -> str:
-    """``"ValueError: ..."``: the error as the library wrote it (English), after a lead line."""
-    return f"{type(error).__name__}: {error}"
 
 
 def _label(text: str) -> w.Label:

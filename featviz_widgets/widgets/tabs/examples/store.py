@@ -1,14 +1,9 @@
-"""The Examples tab's data and pictures: the explorer's dataset, its on-disk cache, crops, overlays.
+"""The Examples tab's data: the explorer's dataset, its saved results, its unit maps and crops.
 
 :class:`DatasetExamples` holds the ``dataset=`` of a :class:`LayerExplorer`: it reads the images
 again for display (prepared exactly like the explorer's photo), finds a result saved on disk for a
-set of layers (keyed by :func:`featviz_widgets.examples` fingerprint: weights, layers,
-preprocessing, images) and runs :func:`~featviz_widgets.examples.top_examples` with that cache.
-
-Cached results live under ``platformdirs.user_cache_dir("featviz_widgets")/examples``, or under
-``$FEATVIZ_CACHE_DIR/examples`` when that variable is set (the tests point it at a temp folder).
-
-The pictures carry no text: a channel's scores go in the captions.
+set of layers (:mod:`featviz_widgets.examples.cache`, keyed by fingerprint: weights, layers,
+preprocessing, images) and runs :func:`~featviz_widgets.examples.top_examples` with that file.
 """
 
 from __future__ import annotations
@@ -21,30 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 import torch
 from PIL import Image
 
-from featviz_widgets import layout, render
+from featviz_widgets import layout
 from featviz_widgets.engine import capture, owner_for, parse_key, receptive_field
 from featviz_widgets.examples import Examples, top_examples
+from featviz_widgets.examples.cache import load_saved, result_file
 from featviz_widgets.examples.fingerprint import fingerprint, images_digest, model_digest
 from featviz_widgets.examples.sources import Source, Stream, open_source
 from featviz_widgets.inputs import preprocessing
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._strings import text
 
-CACHE_ENV = "FEATVIZ_CACHE_DIR"
 BATCH_BYTES = 256 * 2**20  # one batch's captured outputs stay under this (then 1..32 images)
 MAX_BATCH = 32
-ROW_PAD = 2  # px between the pictures of a row (render.tile_rgb's white separators)
 PICTURES_KEPT = 64  # prepared dataset pictures kept for redraws (a grid page, a top-k row)
-
-
-def cache_dir() -> Path:
-    """Where results are saved: ``$FEATVIZ_CACHE_DIR/examples`` or the user cache directory."""
-    base = os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("featviz_widgets")
-    return Path(base) / "examples"
 
 
 class DatasetExamples:
@@ -87,17 +74,11 @@ class DatasetExamples:
             self._model_hash = model_digest(self.data.model)
         key = fingerprint(self._model_hash, list(dict.fromkeys(layers)), self.recipe,
                           self._images_hash)  # fmt: skip
-        return cache_dir() / f"{key[:40]}-k{k}.npz"
+        return result_file(key, k)
 
     def saved(self, layers: Sequence[str], k: int) -> Examples | None:
         """The result saved for exactly these ``layers`` and ``k`` (complete or partial), or None."""
-        path = self.cache_file(layers, k)
-        if not path.exists():
-            return None
-        try:
-            return Examples.load(path)
-        except ValueError:  # a damaged file: the next run replaces it
-            return None
+        return load_saved(self.cache_file(layers, k))
 
     def find(self, layers: Sequence[str], k: int, *, batch_size: int, progress: Any,
              cancel: Any) -> Examples:  # fmt: skip
@@ -166,74 +147,3 @@ class DatasetExamples:
             cells = map_shape[-2:] if len(map_shape) >= 2 else (1, 1)
             size = (3 * height // cells[0], 3 * width // cells[1])
         return max(1, min(height, size[0])), max(1, min(width, size[1]))
-
-
-def crop_around(picture: np.ndarray, position: np.ndarray, map_shape: tuple[int, ...],
-                side: tuple[int, int], thumb: int) -> np.ndarray:  # fmt: skip
-    """The receptive field (``side``) of map cell ``position`` in ``picture``, at ``thumb`` px.
-
-    A cell ``(y, x)`` of an ``h x w`` map sits at ``((y + 0.5) * H / h, (x + 0.5) * W / w)`` in
-    the ``H x W`` picture (video ``(t, y, x)``: the last two). A field under a quarter of the
-    picture is shown with context around it (a quarter of the picture) and outlined; vectors (no
-    position) give the whole picture.
-    """
-    if len(map_shape) < 2 or len(position) < 2:
-        return thumbnail(picture, thumb)
-    height, width = picture.shape[:2]
-    centre = ((int(position[-2]) + 0.5) * height / map_shape[-2],
-              (int(position[-1]) + 0.5) * width / map_shape[-1])  # fmt: skip
-    field = _box(centre, side, (height, width))
-    view = (max(side[0], -(-height // 4)), max(side[1], -(-width // 4)))
-    top, left, box_h, box_w = _box(centre, view, (height, width))
-    tile = thumbnail(picture[top : top + box_h, left : left + box_w], thumb)
-    if view == side:
-        return tile
-    scale_y, scale_x = thumb / box_h, thumb / box_w
-    y0, x0 = round((field[0] - top) * scale_y), round((field[1] - left) * scale_x)
-    y1 = min(thumb, round((field[0] - top + field[2]) * scale_y)) - 1
-    x1 = min(thumb, round((field[1] - left + field[3]) * scale_x)) - 1
-    return _outlined(tile, y0, x0, y1, x1)
-
-
-def _box(centre: tuple[float, float], side: tuple[int, int],
-         bounds: tuple[int, int]) -> tuple[int, int, int, int]:  # fmt: skip
-    """(top, left, height, width) of a ``side`` box centred on ``centre``, inside ``bounds``."""
-    box_h, box_w = min(side[0], bounds[0]), min(side[1], bounds[1])
-    top = int(np.clip(round(centre[0] - box_h / 2), 0, bounds[0] - box_h))
-    left = int(np.clip(round(centre[1] - box_w / 2), 0, bounds[1] - box_w))
-    return top, left, box_h, box_w
-
-
-def _outlined(tile: np.ndarray, y0: int, x0: int, y1: int, x1: int) -> np.ndarray:
-    """``tile`` with a white rectangle (black on its outside) from (y0, x0) to (y1, x1)."""
-    out = tile.copy()
-    for colour, grow in (((0, 0, 0), 1), ((255, 255, 255), 0)):
-        top, left = max(0, y0 - grow), max(0, x0 - grow)
-        bottom, right = min(out.shape[0] - 1, y1 + grow), min(out.shape[1] - 1, x1 + grow)
-        out[top, left : right + 1] = out[bottom, left : right + 1] = colour
-        out[top : bottom + 1, left] = out[top : bottom + 1, right] = colour
-    return out
-
-
-def thumbnail(picture: np.ndarray, side: int) -> np.ndarray:
-    """``picture`` scaled to ``side`` x ``side`` (nearest when enlarging: pixels stay pixels)."""
-    image = Image.fromarray(picture)
-    grow = max(image.size) < side
-    return np.asarray(image.resize((side, side), Image.NEAREST if grow else Image.BILINEAR))
-
-
-def blank(side: int) -> np.ndarray:
-    """A grey tile for a channel with no example (no image scored)."""
-    return np.full((side, side, 3), 200, dtype=np.uint8)
-
-
-def row_png(tiles: Sequence[np.ndarray], cols: int) -> bytes:
-    return render.to_png(render.tile_rgb(list(tiles), cols=cols, pad=ROW_PAD))
-
-
-def overlay_tile(picture: np.ndarray, heat: np.ndarray | None, side: int, cmap: str) -> np.ndarray:
-    """The picture at ``side`` px with ``heat`` over it (the bare picture for a vector unit)."""
-    small = thumbnail(picture, side)
-    if heat is None:
-        return small
-    return render.overlay(small, heat, alpha=0.5, cmap=cmap)

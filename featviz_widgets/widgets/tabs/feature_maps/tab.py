@@ -52,6 +52,7 @@ class FeatureMapsTab(PictureTab):
 
     name = "maps"
     title = "Feature maps"
+    order = 10
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)

@@ -20,7 +20,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-_STATIC = Path(__file__).parent / "_static"
+_STATIC = Path(__file__).parents[2] / "_static"  # featviz_widgets/widgets/_static
 
 
 class LayerTable(anywidget.AnyWidget):

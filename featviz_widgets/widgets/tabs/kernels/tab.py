@@ -49,6 +49,7 @@ class KernelsTab(PictureTab):
 
     name = "kernels"
     title = "Kernels"
+    order = 30
 
     parts = ("message", "caption", "image")
 
