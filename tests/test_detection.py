@@ -45,7 +45,7 @@ from featviz_widgets.widgets._prediction_parts import (
     PredictionPicture,
     prediction_picture,
 )
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 RANDOM = {"weights": None, "weights_backbone": None}
 # Score thresholds at 0: random weights score ~1/91 per class, under every default threshold,

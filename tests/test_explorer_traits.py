@@ -17,7 +17,7 @@ from torch import nn
 
 from featviz_widgets.widgets import LayerExplorer
 from featviz_widgets.widgets._state import SELECTION
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 rng = np.random.default_rng(0)
 PHOTO = (rng.random((48, 48, 3)) * 255).astype(np.uint8)

@@ -24,7 +24,7 @@ from featviz_widgets.widgets._options import (
     MAX_COLUMNS,
     ORDERS,
 )
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 COLORMAPS = ("viridis", "gray", "magma", "inferno", "plasma", "cividis", "jet", "turbo", "RdBu_r")
 

@@ -21,7 +21,7 @@ from featviz_widgets.inputs import normalization
 from featviz_widgets.optvis import objectives
 from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 DISPLAY_MIN = 256  # px: results smaller than this are shown enlarged by an integer factor
 SHEET_PAD = 2  # px between the pictures of a sheet (render.tile_rgb's white separators)

@@ -38,7 +38,7 @@ from featviz_widgets.widgets._options import (
     layer_label,
     page_count,
 )
-from featviz_widgets.widgets._strings import error_line, hint, text
+from featviz_widgets.widgets.strings import error_line, hint, reworded, widget_error
 
 # Every trait of the selection, in the order ``_select`` applies them (the layer first).
 SELECTION = ("layer", "filter", "channel", "columns", "page", "normalization", "colormap",
@@ -123,10 +123,8 @@ class SelectionState(ControlPanel, w.VBox):
             if name not in self._cmap.options:  # any registered matplotlib name is accepted
                 try:
                     render.colormap_lut(name)
-                except (ValueError, TypeError, KeyError) as error:
-                    raise ValueError(
-                        text(self._lang, "err_colormap", name=name, error=error)
-                    ) from None
+                except (ValueError, TypeError) as error:  # render's message, said in the language
+                    raise reworded(self._lang, error) from None
         return name
 
     @traitlets.validate("tab")
@@ -135,8 +133,8 @@ class SelectionState(ControlPanel, w.VBox):
         with self._showing_errors():
             if not isinstance(value, str) or value not in self._tab_names:
                 close = hint(self._lang, str(value), list(self._tab_names))
-                raise ValueError(text(self._lang, "err_choice", name="tab", value=value,
-                                      choices=tuple(self._titles), hint=close))  # fmt: skip
+                raise widget_error(self._lang, "err_choice", name="tab", value=value,
+                                   choices=tuple(self._titles), hint=close)  # fmt: skip
         return self._tab_names[value]
 
     # -- the one reaction to a change, and the one render path -----------------------------
@@ -191,7 +189,7 @@ class SelectionState(ControlPanel, w.VBox):
         """Show an error of the block in the widget, then let it propagate to the caller.
 
         ``lead`` is the line that comes before an error of the library in a language other than
-        English (``_strings.error_line``): "error", "error_layer" or "error_image".
+        English (``strings.error_line``): "error", "error_layer" or "error_image".
         """
         try:
             yield

@@ -28,7 +28,7 @@ from featviz_widgets.widgets._controls import widget_tree
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._options import GRID, page_size
 from featviz_widgets.widgets._state import SelectionState
-from featviz_widgets.widgets._strings import check_lang, hint, text
+from featviz_widgets.widgets.strings import check_lang, hint, text, widget_error
 from featviz_widgets.widgets.tabs import MaximizeTab, Selection, Tab, TabContext, build_tabs
 
 
@@ -290,7 +290,7 @@ class LayerExplorer(SelectionState):
         if name not in self._tabs:
             close = hint(self._lang, str(name), self._tabs)
             choices = tuple(self._tabs)
-            raise ValueError(text(self._lang, "err_no_tab", name=name, choices=choices, hint=close))
+            raise widget_error(self._lang, "err_no_tab", name=name, choices=choices, hint=close)
         return self._tabs[name]
 
     @property
@@ -305,7 +305,7 @@ class LayerExplorer(SelectionState):
             maps.update(self._selection())
             png = maps.png()
         if png is None:
-            self._fail(ValueError(text(self._lang, "err_no_picture", layer=self.layer)))
+            self._fail(widget_error(self._lang, "err_no_picture", layer=self.layer))
         return png
 
     def _channel_slug(self) -> str:
