@@ -48,7 +48,7 @@ TIMINGS = {timings!r}
 def _timed(method):
     def run(*args, **kwargs):
         if method.__name__ == "_render":
-            explorer.tabs["Feature maps"].clear_cache()  # measure fresh renders, not cache hits
+            explorer.tab_object("maps").clear_cache()  # measure fresh renders, not cache hits
         start = time.perf_counter()
         try:
             return method(*args, **kwargs)

@@ -74,7 +74,7 @@ def _construction(model: torch.nn.Module, img, repeats: int = 7) -> dict[str, li
             forward = time.perf_counter() - start
         start = time.perf_counter()
         ex = LayerExplorer(model, img)
-        if not ex.tabs["Feature maps"].image.value:
+        if not ex.tab_object("maps").image.value:
             raise RuntimeError("no first image")
         seconds = time.perf_counter() - start
         ex.close()
@@ -171,7 +171,7 @@ def _child(name: str, size: int) -> dict[str, float]:
     for _ in range(3):
         start = time.perf_counter()
         ex = LayerExplorer(model, img, size=size)
-        if not ex.tabs["Feature maps"].image.value:
+        if not ex.tab_object("maps").image.value:
             raise RuntimeError(f"{name}: no first image")
         firsts.append(time.perf_counter() - start)
         ex.close()

@@ -17,10 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-_ACCEPTED = (
-    "a PIL image, a file path (str or pathlib.Path), an open binary file or bytes, a NumPy array "
-    "or a torch tensor"
-)
+from .messages import Message, MessageTypeError, MessageValueError
 
 
 def load_image(img: Any) -> Image.Image:
@@ -45,10 +42,8 @@ def load_image(img: Any) -> Image.Image:
         return _from_array(_tensor_to_hwc(img), "tensor")
     if isinstance(img, np.ndarray):
         return _from_array(_check_array_layout(img), "array")
-    clip = (
-        " (a list of frames is a clip: for a video model)" if isinstance(img, list | tuple) else ""
-    )
-    raise TypeError(f"cannot use a {type(img).__name__} as an image{clip}; pass {_ACCEPTED}")
+    code = "image_frames" if isinstance(img, list | tuple) else "image_type"
+    raise MessageTypeError(code, kind=type(img).__name__)
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -60,7 +55,7 @@ def _open_stream(stream: Any) -> Image.Image:
     The caller's file is read from where it stands and put back there: it is not consumed.
     """
     if isinstance(stream, bytes | bytearray):
-        return _open(io.BytesIO(bytes(stream)), "the bytes given")
+        return _open(io.BytesIO(bytes(stream)), Message("given_bytes"))
     start = stream.tell() if getattr(stream, "seekable", lambda: False)() else None
     try:
         data = stream.read()
@@ -68,11 +63,13 @@ def _open_stream(stream: Any) -> Image.Image:
         if start is not None:
             stream.seek(start)
     if not isinstance(data, bytes):
-        raise TypeError("the file is open in text mode; open it with mode 'rb'")
-    return _open(io.BytesIO(data), f"{getattr(stream, 'name', 'the file object')!r}")
+        raise MessageTypeError("image_text_mode")
+    name = getattr(stream, "name", None)
+    return _open(io.BytesIO(data), Message("file_object") if name is None else repr(name))
 
 
 def _open(path: str | io.BytesIO, name: str | None = None) -> Image.Image:
+    """Decode one image; ``name`` says which in errors (the path's repr when None)."""
     if name is None:
         _check_file(path)
         name = repr(path)
@@ -82,24 +79,18 @@ def _open(path: str | io.BytesIO, name: str | None = None) -> Image.Image:
             # Phone photos store their rotation in EXIF; show them the way they were taken.
             return ImageOps.exif_transpose(opened)
     except Image.DecompressionBombError as err:
-        raise ValueError(
-            f"{name} is too large to decode safely ({err}); PIL's decompression-bomb guard "
-            "is on: downscale the image first, or raise PIL.Image.MAX_IMAGE_PIXELS only for "
-            "files you trust"
-        ) from err
+        raise MessageValueError("image_too_large", name=name, error=str(err)) from err
     except UnidentifiedImageError as err:
-        raise ValueError(
-            f"{name} is not an image PIL can read; pass a PNG, JPEG or other image file"
-        ) from err
+        raise MessageValueError("bad_image", name=name) from err
     except OSError as err:  # truncated or corrupt data
-        raise ValueError(f"could not decode {name}: {err}; is the file complete?") from err
+        raise MessageValueError("image_truncated", name=name, error=str(err)) from err
 
 
 def _check_file(path: str) -> None:
     if not os.path.exists(path):
-        raise ValueError(f"image file not found: {path!r}; check the path (cwd: {os.getcwd()})")
+        raise MessageValueError("image_not_found", path=path, cwd=os.getcwd())
     if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a directory; pass the path of one image file")
+        raise MessageValueError("image_directory", path=path)
 
 
 def to_mode(picture: Image.Image, mode: str) -> Image.Image:
@@ -169,7 +160,7 @@ def _check_array_layout(array: np.ndarray) -> np.ndarray:
 def _from_array(array: np.ndarray, what: str) -> Image.Image:
     """HW / HWC array of any numeric dtype -> PIL L / RGB / RGBA (a new image)."""
     if array.size == 0:
-        raise ValueError(f"the {what} is empty (shape {array.shape}); pass an image with pixels")
+        raise MessageValueError("image_empty", what=what, shape=array.shape)
     pixels = _to_uint8(array, what)
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
@@ -186,15 +177,10 @@ def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
         raise TypeError(f"{what} dtype {array.dtype} is complex; pass real pixel values")
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
-        raise ValueError(
-            f"the {what} contains NaN or Inf pixels; replace them first, e.g. np.nan_to_num(a)"
-        )
+        raise MessageValueError("image_not_finite", what=what)
     low, high = float(values.min()), float(values.max())
     if low < 0:
-        raise ValueError(
-            f"the {what} has negative pixels (min {low:.3g}): it looks normalized; pass the "
-            "raw image (uint8, or float in 0..1 or 0..255)"
-        )
+        raise MessageValueError("image_negative", what=what, low=low)
     if np.issubdtype(array.dtype, np.floating):
         scale = 255.0 if high <= 1.0 else 1.0
     elif array.dtype == np.uint16 or high > 255:  # 16-bit images span 0..65535
@@ -231,19 +217,17 @@ def load_clip(clip: Any) -> list[Image.Image]:
     """
     if isinstance(clip, list | tuple):
         if not clip:
-            raise ValueError("the clip is an empty list; pass at least one frame")
+            raise MessageValueError("clip_empty")
         frames = [load_image(frame) for frame in clip]
         sizes = {frame.size for frame in frames}
         if len(sizes) > 1:
-            raise ValueError(
-                f"the clip's frames differ in size ({sorted(sizes)}); pass frames of one size"
-            )
+            raise MessageValueError("clip_sizes", sizes=sorted(sizes))
         return frames
     if isinstance(clip, Tensor):
         return _split(_clip_tensor_to_thwc(clip), "clip tensor")
     if isinstance(clip, np.ndarray):
         return _split(_check_clip_array(clip), "clip array")
-    raise TypeError(f"cannot use a {type(clip).__name__} as a clip; pass {_CLIP_FORMS}")
+    raise MessageTypeError("clip_type", kind=type(clip).__name__)
 
 
 def _split(array: np.ndarray, what: str) -> list[Image.Image]:

@@ -26,6 +26,7 @@ from ._images import load_clip, load_image, to_mode
 from ._processors import processor_preset
 from .engine._state import check_model
 from .engine.owner import owner_for
+from .messages import Message, MessageTypeError, MessageValueError
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -105,8 +106,7 @@ def prepare_image(
     """
     if is_clip(img, model, clip):
         if preprocess is not None:
-            raise ValueError("preprocess= is for Keras image models; a clip is normalized with "
-                             "mean/std (weights=, else ImageNet's): leave preprocess out")  # fmt: skip
+            raise MessageValueError("clip_preprocess")
         return prepare_clip(img, model, weights=weights, size=size)
     recipe = preprocessing(model, weights=weights, size=size, preprocess=preprocess)
     picture = recipe.picture(img)
@@ -160,14 +160,10 @@ def is_clip(img: Any, model: nn.Module | None, clip: bool | None = None) -> bool
     model (a clip for an image model, an image for a video model), naming the fix.
     """
     if clip is not None and not isinstance(clip, bool):
-        raise TypeError(f"clip must be True, False or None, got {clip!r}")
+        raise MessageTypeError("clip_flag", value=clip)
     takes_clips = model is not None and owner_for(check_model(model)).takes_clips
     if clip is None and isinstance(img, Tensor) and img.dim() == 4 and takes_clips:
-        raise ValueError(
-            f"a 4-D tensor {tuple(img.shape)} for a video model is ambiguous: pass clip=True to "
-            "read it as one clip (C, T, H, W) (a (T, C, H, W) tensor: x.permute(1, 0, 2, 3)), or "
-            "clip=False for one image (1, C, H, W)"
-        )
+        raise MessageValueError("clip_ambiguous", shape=tuple(img.shape))
     if clip is None and not takes_clips:
         return False  # an image model (or none): image decoding says what a clip needs
     if clip is None:
@@ -176,23 +172,10 @@ def is_clip(img: Any, model: nn.Module | None, clip: bool | None = None) -> bool
             isinstance(img, Tensor) and img.dim() == 5
         )  # fmt: skip
     if model is not None and clip and not takes_clips:
-        raise ValueError(
-            f"got a clip, but {type(model).__name__} takes images (its first convolution is not a "
-            "Conv3d): pass one frame, e.g. frames[0] or x[0, :, 0] of a (1, C, T, H, W) tensor, "
-            "or a video model"
-        )
+        raise MessageValueError("clip_for_image_model", model=type(model).__name__)
     if model is not None and not clip and takes_clips:
-        raise ValueError(
-            f"{type(model).__name__} takes clips (its first convolution is a Conv3d), got one "
-            f"image: pass a clip, {_CLIP_FORMS}"
-        )
+        raise MessageValueError("image_for_video_model", model=type(model).__name__)
     return clip
-
-
-_CLIP_FORMS = (
-    "a (T, H, W, 3) uint8 array, a list of frames, or a (C, T, H, W) / (1, C, T, H, W) tensor "
-    "(a 4-D tensor with clip=True)"
-)
 
 
 @dataclass(frozen=True)
@@ -244,13 +227,17 @@ class Preprocessing:
         return F.normalize(tensor, mean=list(self.mean), std=list(self.std))
 
     def caption(self) -> str:
-        """How the pixels were scaled when that is unusual, in a few words (else "")."""
+        """How the pixels were scaled when that is unusual, in a few words (else "").
+
+        The unit scale is the message ``unit_scale`` (a ``str``); a preprocess function is named
+        as code, ``preprocess=module.function``.
+        """
         if self.function is not None:
             return f"preprocess={_function_name(self.function)}"
         if self.model_normalizes:  # 0..1 pixels are what such a model (detection) is fed
             return ""
         if self.mean == (0.0,) * len(self.mean) and self.std == (1.0,) * len(self.std):
-            return "pixels scaled to [0, 1] (no preprocess=)"
+            return Message("unit_scale")
         return ""  # the usual mean/std normalization goes without saying
 
     def describe(self) -> dict[str, Any]:

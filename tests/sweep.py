@@ -129,12 +129,12 @@ def explore_every_tab(
             explorer.layer = key
             explorer.channel = None
             assert explorer.error is None, (key, explorer.error)
-            assert decode(explorer.tabs["Feature maps"].png()).size > 0, key
-        for title in explorer.tabs:
-            if title != "Maximize":
+            assert decode(explorer.tab_object("maps").png()).size > 0, key
+        for title in explorer.tab_names:
+            if title != "maximize":
                 explorer.tab = title
                 assert explorer.error is None, (title, explorer.error)
-        predictions = explorer.tabs["Predictions"].html.value
+        predictions = explorer.tab_object("predictions").html.value
         assert ("not a class-score vector" not in predictions) == classifier, predictions
         run_maximize_tab(explorer)
     finally:
@@ -144,10 +144,10 @@ def explore_every_tab(
 def run_maximize_tab(explorer: LayerExplorer) -> Any:
     """Click Run on the Maximize tab with its fewest steps; the run must end done and finite."""
     explorer.tab = "Maximize"
-    tab = explorer.maximizer
+    tab = explorer.tab_object("maximize")
     tab.steps.value = tab.steps.min
     tab.run()
-    result = explorer.wait(600)
+    result = explorer.tab_object("maximize").wait(600)
     assert result.steps == tab.steps.min and "done" in tab.status.value, tab.status.value
     assert all(np.isfinite(result.history)), result.history
     return result

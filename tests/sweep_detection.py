@@ -140,9 +140,9 @@ def _explore(model: torch.nn.Module, side: int, keys: list[str], kind: str) -> N
             explorer.channel = None
             assert explorer.error is None, (key, explorer.error)
             if explorer._data.view(key).kind != "none":  # scores [B]: one value per box, no map
-                assert decode(explorer.tabs["Feature maps"].png()).size > 0, key
-        for title in explorer.tabs:
-            if title != "Maximize":
+                assert decode(explorer.tab_object("maps").png()).size > 0, key
+        for title in explorer.tab_names:
+            if title != "maximize":
                 explorer.tab = title
                 assert explorer.error is None, (title, explorer.error)
         shown = explorer.tab_object("predictions").shown

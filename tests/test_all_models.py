@@ -186,9 +186,9 @@ def _explore(model: torch.nn.Module, side: int, keys: list[str], channels: int) 
             explorer.layer = key
             explorer.channel = None
             assert explorer.error is None, (key, explorer.error)
-            assert decode(explorer.tabs["Feature maps"].png()).size > 0, key
+            assert decode(explorer.tab_object("maps").png()).size > 0, key
         explorer.channel = channels - 1
-        assert decode(explorer.tabs["Feature maps"].png()).size > 0
+        assert decode(explorer.tab_object("maps").png()).size > 0
         explorer.tab = "Kernels"
         explorer.tab = "Overlay"
         assert explorer.error is None, explorer.error

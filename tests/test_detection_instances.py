@@ -22,7 +22,7 @@ from torchvision.models import detection
 from featviz_widgets import render
 from featviz_widgets.engine import detections
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 from featviz_widgets.widgets.tabs.predictions.picture import (
     FALLBACK_BOXES,
     MIN_SCORE,

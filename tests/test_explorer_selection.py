@@ -17,9 +17,9 @@ import pytest
 import traitlets
 
 from featviz_widgets.widgets import selection as selection_module
-from featviz_widgets.widgets._strings import text
 from featviz_widgets.widgets.controls import ControlPanel
 from featviz_widgets.widgets.selection import SELECTION, Limits, SelectionModel
+from featviz_widgets.widgets.strings import text
 
 TITLES = ["Feature maps", "Overlay", "Kernels"]
 TABS = {"Feature maps": "Feature maps", "maps": "Feature maps", "特征图": "Feature maps",

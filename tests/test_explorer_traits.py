@@ -16,8 +16,8 @@ from support import UntraceableCNN, assert_model_unchanged, make_tiny_cnn, model
 from torch import nn
 
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._strings import text
 from featviz_widgets.widgets.selection import SELECTION
+from featviz_widgets.widgets.strings import text
 
 rng = np.random.default_rng(0)
 PHOTO = (rng.random((48, 48, 3)) * 255).astype(np.uint8)

@@ -235,13 +235,13 @@ def test_resnet50_capture_and_the_explorer_with_keras_preprocessing(resnet50) ->
     labels = [f"class {i}" for i in range(10)]
     ex = LayerExplorer(model, _photo(), preprocess=preprocess_input, labels=labels)
     try:
-        assert "preprocess_input" in ex.tabs["Feature maps"].caption.value
+        assert "preprocess_input" in ex.tab_object("maps").caption.value
         assert ex.layers[0] == "conv1_conv" and "conv5_block3_3_conv" in ex.layers
         ex.layer = "conv2_block1_out" if "conv2_block1_out" in ex.layers else ex.layers[3]
         for title in ("Overlay", "Kernels", "Predictions", "Feature maps"):
             ex.tab = title
             assert ex.error is None, (title, ex.error)
-        assert "class " in ex.tabs["Predictions"].html.value
+        assert "class " in ex.tab_object("predictions").html.value
     finally:
         ex.close()
     settings = MaximizeSettings(preset="classic", steps=2, size=64, preview_every=0)
@@ -264,19 +264,19 @@ def test_the_explorer_opens_and_draws_every_tab(build) -> None:
     ex = LayerExplorer(model, _photo(), labels=["cat", "dog", "fox", "owl"])
     try:
         assert ex.layers and ex.error is None
-        assert "[0, 1]" in ex.tabs["Feature maps"].caption.value  # no preprocess=: said so
+        assert "[0, 1]" in ex.tab_object("maps").caption.value  # no preprocess=: said so
         for layer in ex.layers:  # the convolutions (and Dense) filter
             ex.layer = layer
-            assert ex.tabs["Feature maps"].image.value and ex.error is None
-        for title in ex.tabs:
+            assert ex.tab_object("maps").image.value and ex.error is None
+        for title in ex.tab_names:
             ex.tab = title
             assert ex.error is None, (title, ex.error)
         ex.tab, ex.layer = "Kernels", ex.layers[0]
-        assert ex.tabs["Kernels"].image.value and "weight" in ex.tabs["Kernels"].caption.value
+        assert ex.tab_object("kernels").image.value and "weight" in ex.tab_object("kernels").caption.value
         ex.tab = "Overlay"
-        assert ex.tabs["Overlay"].image.value
+        assert ex.tab_object("overlay").image.value
         ex.tab = "Predictions"
-        assert "%" in ex.tabs["Predictions"].html.value
+        assert "%" in ex.tab_object("predictions").html.value
     finally:
         ex.close()
     assert_keras_unchanged(model, before)
@@ -289,10 +289,10 @@ def test_the_explorer_kernels_of_the_first_conv_are_rgb_tiles() -> None:
     ex = LayerExplorer(model, _photo())
     try:
         ex.tab, ex.layer = "Kernels", "conv1"
-        assert "6x3x3x3" in ex.tabs["Kernels"].caption.value
-        assert "RGB" in ex.tabs["Kernels"].caption.value
+        assert "6x3x3x3" in ex.tab_object("kernels").caption.value
+        assert "RGB" in ex.tab_object("kernels").caption.value
         ex.layer = "dw"
-        assert "12x1x3x3" in ex.tabs["Kernels"].caption.value
+        assert "12x1x3x3" in ex.tab_object("kernels").caption.value
     finally:
         ex.close()
 
@@ -322,10 +322,10 @@ def test_maximize_in_the_explorer_runs_in_the_job_runner() -> None:
     try:
         ex.layer, ex.channel = "conv1", 1
         ex.tab = "Maximize"
-        tab = ex.maximizer
+        tab = ex.tab_object("maximize")
         tab.steps.value, tab.preset.value = 3, "classic"
         tab.run()
-        result = ex.wait(60)
+        result = ex.tab_object("maximize").wait(60)
         assert not result.cancelled and result.steps == tab.steps.value and tab.image.value
         assert_keras_unchanged(model, before)
     finally:
@@ -384,20 +384,20 @@ def test_models_open_switch_layers_draw_kernels_and_overlay_and_maximize(name, r
             for title in ("Feature maps", "Overlay", "Kernels"):
                 ex.tab = title
                 assert ex.error is None, (layer, title, ex.error)
-            assert ex.tabs["Overlay"].image.value
+            assert ex.tab_object("overlay").image.value
         first = ex.layers[0]  # a convolution: its kernels are drawn
         ex.layer, ex.tab = first, "Kernels"
-        assert ex.tabs["Kernels"].image.value and "weight" in ex.tabs["Kernels"].caption.value
+        assert ex.tab_object("kernels").image.value and "weight" in ex.tab_object("kernels").caption.value
         ex.tab = "Predictions"
-        assert ex.error is None and "%" in ex.tabs["Predictions"].html.value
+        assert ex.error is None and "%" in ex.tab_object("predictions").html.value
         ex.channel = 0
         ex.tab = "Maximize"
-        tab = ex.maximizer
+        tab = ex.tab_object("maximize")
         tab.steps.value, tab.preset.value = 2, "classic"
         if name in APPLICATIONS:
             tab.size.value = APP_SIDE
         tab.run()
-        result = ex.wait(120)
+        result = ex.tab_object("maximize").wait(120)
         assert not result.cancelled and result.steps == tab.steps.value and tab.image.value
         assert all(np.isfinite(result.history))
     finally:

@@ -24,11 +24,12 @@ from support import make_tiny_cnn
 import featviz_widgets.widgets as widgets_package
 from featviz_widgets import engine
 from featviz_widgets.lab.patterns import make_patterns
+from featviz_widgets.messages import ENGLISH, Message
 from featviz_widgets.optvis.targets import LayerChoice
 from featviz_widgets.widgets import LayerExplorer
-from featviz_widgets.widgets._strings import EN, TABLES, ZH, check_lang, error_line, hint, text
 from featviz_widgets.widgets._views import interpret, summary
 from featviz_widgets.widgets.controls import widget_tree
+from featviz_widgets.widgets.strings import check_lang, error_line, hint, tables, text, widget_error
 
 # Keys whose Chinese may equal the English: none today. A value made only of numbers, units and
 # names ("PNG", "ReLU", "{layer}") would belong here, with the reason.
@@ -41,6 +42,7 @@ CODE_WORDS = {
     "RGB", "featviz", "LayerExplorer", "token", "tokens", "ReLU", "png", "px",
 }  # fmt: skip
 
+EN, ZH = tables()["en"], tables()["zh"]
 LABELS = [f"类别{i}" for i in range(10)]  # Chinese class names, as labels= may give them
 PATTERNS = make_patterns(6, size=32, seed=1)
 
@@ -56,8 +58,11 @@ def _fields(template: str) -> set[str]:
 
 # -- the tables ------------------------------------------------------------------------------
 def test_every_language_has_exactly_the_keys_of_english() -> None:
-    for lang, table in TABLES.items():
+    assert tuple(tables()) == ("en", "zh")
+    for lang, table in tables().items():
         assert set(table) == set(EN), (lang, set(table) ^ set(EN))
+    # every library message has its key: a code added to messages.ENGLISH needs a translation
+    assert {key for key in EN if key.startswith("msg_")} == {f"msg_{code}" for code in ENGLISH}
 
 
 def test_every_template_has_the_placeholders_of_its_english() -> None:
@@ -74,7 +79,7 @@ def test_chinese_differs_from_english_except_on_the_allow_list() -> None:
 def test_every_template_formats_with_its_placeholders() -> None:
     samples = {"value": 1.5, "low": 0.0, "high": 1.0, "mean": 0.5, "zeros": 10.0, "alpha": 0.5,
                "rate": 3.0, "seconds": 1.2, "params": 1234}  # fmt: skip
-    for lang, table in TABLES.items():
+    for lang, table in tables().items():
         for key, template in table.items():
             values = {name: samples.get(name, 7) for name in _fields(template)}
             assert text(lang, key, **values), (lang, key)
@@ -96,17 +101,20 @@ def test_hint_summary_and_error_lines_speak_the_language() -> None:
     assert summary(values) == "min 0 · max 3 · mean 1.5 · 25.0% zeros"
     assert summary(values, "zh") == "最小值 0 · 最大值 3 · 均值 1.5 · 零值占 25.0%"
     assert summary(np.array([np.nan]), "zh") == ZH["no_finite"]
-    busy = engine.ModelBusy("Maximize is running: Cancel it or wait for it to finish, then try again")
+    busy = engine.ModelBusy("Maximize")
+    assert str(busy) == "Maximize is running: Cancel it or wait for it to finish, then try again"
     assert error_line("en", busy) == f"ModelBusy: {busy}"
-    assert error_line("zh", busy) == "激活最大化正在运行：请先取消它，或等它结束后再试"
-    other = engine.ModelBusy("another featviz call is running: ...")
-    assert error_line("zh", other).startswith("另一个 featviz 调用正在运行")
+    assert error_line("zh", busy) == "ModelBusy: 激活最大化正在运行：请先取消它，或等它结束后再试"
+    other = engine.ModelBusy()
+    assert str(other).startswith("another featviz call is running")
+    assert error_line("zh", other).startswith("ModelBusy: 另一个 featviz 调用正在运行")
     below = RuntimeError("forward failed at conv2")  # library text: English, led by Chinese
     assert error_line("en", below) == "RuntimeError: forward failed at conv2"
     assert error_line("zh", below) == "出错了：RuntimeError: forward failed at conv2"
     assert error_line("zh", below, "error_layer").startswith("无法读取该层：RuntimeError: ")
-    ours = ValueError(text("zh", "err_no_picture", layer="fc"))  # already Chinese: shown as is
+    ours = widget_error("zh", "err_no_picture", layer="fc")  # worded in Chinese: shown as is
     assert error_line("zh", ours) == "ValueError: fc 没有可以保存的图片"
+    assert error_line("en", ours) == "ValueError: fc 没有可以保存的图片"  # English lead: "{kind}: "
 
 
 # -- a Chinese explorer ----------------------------------------------------------------------
@@ -158,12 +166,12 @@ def _english_in(ex: LayerExplorer) -> dict[str, list[str]]:
 
 def _show_everything(ex: LayerExplorer) -> None:
     """Every tab, with the grid, one channel and the sum; a finished Maximize and Examples run."""
-    maximize = ex.maximizer
+    maximize = ex.tab_object("maximize")
     maximize.steps.value, maximize.size.value = 4, 64
     examples = ex.tab_object("examples")
     for channel in (None, 0, "sum"):
         ex.channel = channel
-        for title in list(ex.tabs):
+        for title in ex.tab_names:
             ex.tab = title
     ex.channel = 1
     ex.tab = "Maximize"
@@ -201,7 +209,7 @@ def test_the_english_scan_catches_a_forgotten_string() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh")
     try:
         assert _english_in(ex) == {}
-        ex.tabs["Overlay"].opacity.description = "Opacity"
+        ex.tab_object("overlay").opacity.description = "Opacity"
         ex._message.widget.value = "<div>no class names here</div>"
         assert set(_english_in(ex)) == {"Opacity", " no class names here "}
     finally:
@@ -212,7 +220,7 @@ def test_chinese_class_names_and_chinese_errors_in_the_widget() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh", labels=LABELS)
     try:
         ex.tab = "Predictions"
-        table = ex.tabs["Predictions"].html.value
+        table = ex.tab_object("predictions").html.value
         assert "类别" in table and "概率" in table and sum(name in table for name in LABELS) == 5
         with pytest.raises(ValueError, match=r"channel 必须是.*收到的是 999"):
             ex.channel = 999
@@ -229,7 +237,7 @@ def test_english_stays_the_default() -> None:
     try:
         assert ex.lang == "en" and ex._panel.layer.description == "Layer"
         assert ex._tab.titles[0] == "Feature maps"
-        assert "channels 1-8 of 8" in ex.tabs["Feature maps"].caption.value
+        assert "channels 1-8 of 8" in ex.tab_object("maps").caption.value
         with pytest.raises(ValueError, match=r"an int in \[0, 8\) for conv1, got 999"):
             ex.channel = 999
     finally:
@@ -319,9 +327,9 @@ def test_no_picture_is_drawn_with_text() -> None:
 def test_the_input_caption_of_the_library_is_worded_in_the_language() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh")
     try:
-        ex._data._input_note = EN["input_unit_scale"]  # what inputs says for a Keras model
-        assert ex._data.input_note("zh") == ZH["input_unit_scale"]
-        assert ex._data.input_note() == EN["input_unit_scale"]
+        ex._data._input_note = Message("unit_scale")  # what inputs says for a Keras model
+        assert ex._data.input_note("zh") == ZH["msg_unit_scale"]
+        assert ex._data.input_note() == "pixels scaled to [0, 1] (no preprocess=)"
         ex._data._input_note = "preprocess=keras.applications.resnet.preprocess_input"
         assert ex._data.input_note("zh") == ex._data._input_note  # a function name is code
     finally:
@@ -334,10 +342,10 @@ def test_messages_from_below_get_a_chinese_lead_line() -> None:
                       dataset="no/such/folder")  # fmt: skip
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh")
     try:
-        moved = LayerChoice("conv2", "conv1", None, "conv1 sees 3x3 pixels; showing conv2, ...")
-        reason = ex.maximizer._reason(moved)  # optvis says why in English; the tab in Chinese
-        assert reason.startswith("conv1 的感受野只覆盖图像的一小部分，改为显示 conv2")
-        assert ex.maximizer._reason(LayerChoice("conv1", "conv1", None)) == ""
+        why = Message("layer_moved", asked="conv1", field="3x3", layer="conv2")
+        reason = ex.tab_object("maximize")._reason(LayerChoice("conv2", "conv1", None, why))  # worded by code
+        assert reason.startswith("conv1 的感受野只覆盖图像的一小部分，改为显示 conv2（conv1 只看到 3x3")
+        assert ex.tab_object("maximize")._reason(LayerChoice("conv1", "conv1", None)) == ""
     finally:
         ex.close()
 
@@ -368,15 +376,18 @@ def test_a_busy_model_and_a_bad_image_are_said_in_chinese(monkeypatch) -> None:
         assert inside.wait(30)
         with pytest.raises(engine.ModelBusy, match="Maximize is running"):  # the raised text
             ex.layer = "conv2"  # never captured: it needs the model
-        assert ex.error == "激活最大化正在运行：请先取消它，或等它结束后再试"  # the shown text
+        assert ex.error == "ModelBusy: 激活最大化正在运行：请先取消它，或等它结束后再试"  # shown
         assert "激活最大化正在运行" in ex._message.widget.value
     finally:
         release.set()
         worker.join()
     try:
-        with pytest.raises((ValueError, TypeError)) as raised:
-            ex.set_image(np.zeros((0, 5)))  # inputs' error: English detail, Chinese lead
-        assert ex.error == f"无法读取这张图像：{type(raised.value).__name__}: {raised.value}"
+        with pytest.raises(ValueError, match=r"the array is empty \(shape \(0, 5\)\)"):
+            ex.set_image(np.zeros((0, 5)))  # a message of inputs: worded by its code
+        assert ex.error == "ValueError: array 是空的（形状 (0, 5)）；请传入有像素的图像"
+        with pytest.raises(ValueError) as raised:  # an error worded only in English
+            ex.set_image(np.zeros((4, 4, 7)))
+        assert ex.error == f"无法读取这张图像：ValueError: {raised.value}"
         ex.columns = 3
         assert ex.error is None and ex._message.widget.value == ""
     finally:

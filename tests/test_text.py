@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from featviz_widgets._text import did_you_mean, shape_label
+from featviz_widgets._text import close_names, did_you_mean, shape_label
 
 
 def test_did_you_mean_names_close_candidates_best_first() -> None:
@@ -61,6 +61,20 @@ def test_did_you_mean_is_empty_when_nothing_is_close() -> None:
     assert did_you_mean(3, ["3"]) == ""  # type: ignore[arg-type]  (not a name: no hint)
 
 
+def test_close_names_are_the_names_the_hint_words() -> None:
+    names = ["layer1.0.add", "layer1.0.relu", "layer2.0.add", "fc"]
+    assert close_names("layer1.0.ad", names, n=2) == ("layer1.0.add", "layer2.0.add")
+    assert close_names("zzz", names) == ()
+    assert close_names(3, ["3"]) == ()  # type: ignore[arg-type]
+    for typo in ("layer1.0.ad", "relu", "fc1", "zzz"):
+        close = close_names(typo, names)
+        assert did_you_mean(typo, names) == (
+            f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        )
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        close_names("a", ["a"], n=0)
+
+
 def test_did_you_mean_reads_as_the_end_of_a_sentence() -> None:
     message = f"unknown layer 'fc1'.{did_you_mean('fc1', ['fc'])}"
     assert message == "unknown layer 'fc1'. Did you mean 'fc'?"
@@ -87,6 +101,7 @@ def test_text_helpers_need_neither_numpy_nor_torch() -> None:
         "sys.modules['numpy'] = None\n"
         "sys.modules['torch'] = None\n"
         "from featviz_widgets._text import did_you_mean, shape_label\n"
+        "from featviz_widgets.messages import Message\n"
         "print(did_you_mean('fc1', ['fc']), shape_label((2, 3)))\n"
     )
     result = subprocess.run(

@@ -144,11 +144,11 @@ def test_explorer_opens_at_the_declared_size_with_names_and_logits() -> None:
     try:
         assert explorer._data.input_size == (32, 32)
         explorer.tab = "Predictions"
-        html = explorer.tabs["Predictions"].html.value
+        html = explorer.tab_object("predictions").html.value
         assert all(name in html for name in ("cat", "dog", "fox")) and "no class names" not in html
         explorer.layer = "vit.layers.0.mlp.fc1"
         explorer.tab = "Feature maps"
-        assert "class token set aside" in explorer.tabs["Feature maps"].caption.value
+        assert "class token set aside" in explorer.tab_object("maps").caption.value
     finally:
         explorer.close()
     assert_model_unchanged(model, before)
@@ -174,10 +174,10 @@ def test_maximize_runs_with_defaults_on_a_fixed_size_timm_model_first_click() ->
     try:
         explorer.layer = "blocks.0.mlp.fc1"
         explorer.tab = "Maximize"
-        tab = explorer.maximizer
+        tab = explorer.tab_object("maximize")
         tab.steps.value = tab.steps.min
         tab.run()  # the first click, at the default 128 px: resized to 64 for the model
-        assert explorer.wait(120).steps == tab.steps.min and "done" in tab.status.value
+        assert explorer.tab_object("maximize").wait(120).steps == tab.steps.min and "done" in tab.status.value
         assert "64x64 images only" in tab.size_note.value
     finally:
         explorer.close()

@@ -209,40 +209,40 @@ def _steps_through_frames(explorer: LayerExplorer, layer: str) -> None:
     explorer.layer, explorer.channel = layer, None
     steps = explorer._data.view(layer).frames.shape[1]
     explorer.tab = "Feature maps"
-    first = explorer.tabs["Feature maps"].png()
+    first = explorer.tab_object("maps").png()
     explorer.frame = steps - 1
     assert explorer.error is None, explorer.error
-    caption = explorer.tabs["Feature maps"].caption.value
+    caption = explorer.tab_object("maps").caption.value
     assert f"time step {steps} of {steps}" in caption, caption
     if steps > 1:
-        assert decode(explorer.tabs["Feature maps"].png()).tobytes() != decode(first).tobytes()
+        assert decode(explorer.tab_object("maps").png()).tobytes() != decode(first).tobytes()
     for how in ("mean", "sum"):
         explorer.time_view = how
-        assert f"{how} over {steps} time steps" in explorer.tabs["Feature maps"].caption.value
+        assert f"{how} over {steps} time steps" in explorer.tab_object("maps").caption.value
     explorer.time_view = "frame"
     explorer.channel = 0  # one channel large: the chosen time step
-    assert decode(explorer.tabs["Feature maps"].png()).size > 0
+    assert decode(explorer.tab_object("maps").png()).size > 0
     explorer.tab = "Overlay"  # the last time step over the clip frame it covers
     frames = explorer._data.frame_count
-    last = explorer.tabs["Overlay"].image.value
-    assert f"on clip frame {frames} of {frames}" in explorer.tabs["Overlay"].caption.value
+    last = explorer.tab_object("overlay").image.value
+    assert f"on clip frame {frames} of {frames}" in explorer.tab_object("overlay").caption.value
     explorer.frame = 0
-    assert "on clip frame" in explorer.tabs["Overlay"].caption.value
-    assert explorer.tabs["Overlay"].image.value != last
+    assert "on clip frame" in explorer.tab_object("overlay").caption.value
+    assert explorer.tab_object("overlay").image.value != last
 
 
 def _draws_every_tab(explorer: LayerExplorer, categories: bool) -> None:
-    for title in explorer.tabs:
-        if title != "Maximize":
+    for title in explorer.tab_names:
+        if title != "maximize":
             explorer.tab = title
             assert explorer.error is None, (title, explorer.error)
-    predictions = explorer.tabs["Predictions"].html.value
+    predictions = explorer.tab_object("predictions").html.value
     assert "%" in predictions and "not a class-score vector" not in predictions
     data = explorer._data  # the first convolution with a time extent (kt > 1)
     conv = next(k for k in data.module_keys(convs_only=True) if data.weight(k).shape[2] > 1)
     explorer.layer, explorer.channel = conv, None
     explorer.tab = "Kernels"
-    kernels = explorer.tabs["Kernels"]
+    kernels = explorer.tab_object("kernels")
     assert decode(kernels.png()).size > 0
     assert "time slice" in kernels.caption.value or "temporal" in kernels.caption.value
 
@@ -281,7 +281,7 @@ def test_video_model(name: str) -> None:
             _steps_through_frames(explorer, layers[0])
             for layer in layers[1:]:
                 explorer.layer, explorer.channel, explorer.tab = layer, None, "Feature maps"
-                assert explorer.error is None and decode(explorer.tabs["Feature maps"].png()).size
+                assert explorer.error is None and decode(explorer.tab_object("maps").png()).size
             _draws_every_tab(explorer, categories=False)
             _maximizes(explorer, model, layers[1])
         finally:
@@ -298,7 +298,7 @@ def test_video_weights_name_kinetics_classes() -> None:
     explorer = LayerExplorer(video.mc3_18(weights=None), clip_array(4, 120), weights=weights)
     try:
         explorer.tab = "Predictions"
-        html = explorer.tabs["Predictions"].html.value
+        html = explorer.tab_object("predictions").html.value
         assert any(name in html for name in weights.meta["categories"]), html
         assert explorer._data.input_size == (112, 112)
     finally:
@@ -315,22 +315,22 @@ def test_kernels_of_2plus1d_convs_show_both_halves() -> None:
         for layer, words in ((spatial, "kernels 1-"), (temporal, "temporal kernels (3x1x1)")):
             explorer.layer, explorer.channel = layer, None
             assert explorer.error is None, explorer.error
-            assert words in explorer.tabs["Kernels"].caption.value
+            assert words in explorer.tab_object("kernels").caption.value
     finally:
         explorer.close()
     explorer = LayerExplorer(tiny_video_net(), clip_array(4, 16), size=16)
     try:  # a (3, 3, 3) kernel over RGB: 3 RGB tiles per output, Grid width outputs per row
         explorer.layer, explorer.channel, explorer.tab = "0", None, "Kernels"
         explorer.columns = 2  # 2 outputs (6 tiles) across, 4 outputs in 2 rows
-        picture = decode(explorer.tabs["Kernels"].png())
+        picture = decode(explorer.tab_object("kernels").png())
         assert 2.5 < picture.shape[1] / picture.shape[0] < 3.5, picture.shape
-        assert "3 time slices per kernel" in explorer.tabs["Kernels"].caption.value
-        tiles = explorer.tabs["Kernels"]._page_tiles[0]  # a click on a slice picks its output
+        assert "3 time slices per kernel" in explorer.tab_object("kernels").caption.value
+        tiles = explorer.tab_object("kernels")._page_tiles[0]  # a click on a slice picks its output
         assert list(tiles.channels) == [c for c in range(4) for _ in range(3)]
         assert tiles.cols == 2  # arrow up/down step by a row of outputs
         assert tiles.boxes[6][1] > tiles.boxes[5][1]  # output 2 starts the second row
         explorer.channel = 2  # one output: a row per input, its 3 time slices across
-        assert decode(explorer.tabs["Kernels"].png()).size > 0
+        assert decode(explorer.tab_object("kernels").png()).size > 0
     finally:
         explorer.close()
 
@@ -367,11 +367,11 @@ def test_video_captions_speak_the_explorers_language() -> None:
     explorer = LayerExplorer(tiny_video_net(), clip_array(4, 16), size=16, lang="zh")
     try:
         explorer.layer, explorer.channel = "0", None  # [4, 2, 16, 16]: 2 time steps
-        assert "时间步 1/2（片段第 1-2 帧，共 4 帧）" in explorer.tabs["Feature maps"].caption.value
+        assert "时间步 1/2（片段第 1-2 帧，共 4 帧）" in explorer.tab_object("maps").caption.value
         explorer.time_view = "sum"
-        assert "2 个时间步的总和" in explorer.tabs["Feature maps"].caption.value
+        assert "2 个时间步的总和" in explorer.tab_object("maps").caption.value
         explorer.tab = "Kernels"
-        assert "3 个时间切片并排显示" in explorer.tabs["Kernels"].caption.value
+        assert "3 个时间切片并排显示" in explorer.tab_object("kernels").caption.value
     finally:
         explorer.close()
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..messages import Message, MessageRuntimeError
 from . import _facts
 from ._state import check_model, model_device, model_dtype
 from .adapters import Adapter, adapter_for
@@ -50,8 +51,15 @@ CLIP_FRAMES = (4, 8, 16, 32)
 WIDGET_WAIT_S = 10.0
 
 
-class ModelBusy(RuntimeError):
-    """The model is held by a background job for longer than the caller is willing to wait."""
+class ModelBusy(MessageRuntimeError):
+    """The model is held by a background job for longer than the caller is willing to wait.
+
+    Its message has the code ``model_busy`` and the job's name (``owner.running(name)``) as
+    ``job``; without a named job, ``job`` is the message ``another_call``.
+    """
+
+    def __init__(self, job: str | None = None) -> None:
+        super().__init__("model_busy", job=job or Message("another_call"))
 
 
 class _FairLock:
@@ -143,7 +151,7 @@ class ModelOwner:
         the wait for another thread; past it, :class:`ModelBusy` says who holds the model.
         """
         if not self._lock.acquire(timeout=timeout):
-            raise ModelBusy(self.busy_message())
+            raise ModelBusy(self.job)
         try:
             outermost = self._lock.depth() == 1
             with self.adapter.preserved_state(self.model) if outermost else nullcontext(self.model):
@@ -159,10 +167,6 @@ class ModelOwner:
             yield
         finally:
             self.job = None
-
-    def busy_message(self) -> str:
-        what = self.job or "another featviz call"
-        return f"{what} is running: Cancel it or wait for it to finish, then try again"
 
     def held(self) -> bool:
         """Whether the calling thread holds the model now."""

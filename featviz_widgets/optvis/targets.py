@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..engine import ReceptiveField, receptive_field
+from ..messages import Message
 
 __all__ = ["MIN_FRACTION", "LayerChoice", "layer_to_maximize"]
 
@@ -30,7 +31,10 @@ MIN_FRACTION = 1 / 8  # of the picture's side: below it a layer's optimum is a t
 
 @dataclass(frozen=True)
 class LayerChoice:
-    """The layer to maximize, the one that was asked for, and why they differ ("" when not)."""
+    """The layer to maximize, the one that was asked for, and why they differ ("" when not).
+
+    ``reason`` is the message ``layer_moved`` (a ``str``: its English) when the layer moved.
+    """
 
     layer: str
     asked: str
@@ -79,9 +83,7 @@ def layer_to_maximize(
     for name in later:
         if field(name).fraction >= MIN_FRACTION:
             block = _outermost_block(name, layer, candidates)
-            reason = (
-                f"{layer} sees {asked.label()} pixels; showing {block}, pick a layer to override"
-            )
+            reason = Message("layer_moved", asked=layer, field=asked.label(), layer=block)
             return LayerChoice(block, layer, field(block), reason)
     return LayerChoice(layer, layer, asked)
 

@@ -6,7 +6,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._text import did_you_mean
+from .._text import close_names
+from ..messages import MessageTypeError, MessageValueError
 
 NAN_COLOR = (255, 0, 255)  # magenta: not in any sequential colormap, so non-finite values stand out
 PAD_COLOR = (255, 255, 255)  # separators and empty grid slots: the notebook background
@@ -23,7 +24,7 @@ def colormap_lut(name: str) -> np.ndarray:
            [255, 255, 255]], dtype=uint8)
     """
     if not isinstance(name, str):
-        raise TypeError(f"cmap must be a matplotlib colormap name (str), got {type(name).__name__}")
+        raise MessageTypeError("colormap_type", kind=type(name).__name__)
     return _lut(name)
 
 
@@ -35,10 +36,10 @@ def _lut(name: str) -> np.ndarray:
         cmap = matplotlib.colormaps[name]
     except KeyError:
         names = sorted(matplotlib.colormaps)
-        raise ValueError(
-            f"unknown colormap {name!r}.{did_you_mean(name, names, n=3)} Use a matplotlib "
-            f"colormap name, e.g. {', '.join(_COMMON)} (all {len(names)}: sorted(matplotlib.colormaps))"
-        ) from None
+        raise MessageValueError(
+            "unknown_colormap", name=name, close=close_names(name, names, n=3),
+            common=", ".join(_COMMON), count=len(names),
+        ) from None  # fmt: skip
     # the 256 entries cmap(x) picks with index floor(x * 256); other sizes sampled at bin centres
     rgba = cmap(np.arange(256)) if cmap.N == 256 else cmap((np.arange(256) + 0.5) / 256)
     lut = np.round(rgba[:, :3] * 255.0).astype(np.uint8)

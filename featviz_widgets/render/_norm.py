@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._text import did_you_mean
+from .._text import close_names
+from ..messages import MessageValueError
 
 NORMALIZATIONS = ("channel", "layer", "meanstd", "percentile", "signed")
 
@@ -57,10 +58,10 @@ def _as_channels(acts: np.ndarray) -> np.ndarray:
 
 def _check_mode(mode: str) -> None:
     if mode not in NORMALIZATIONS:
-        raise ValueError(
-            f"unknown normalization {mode!r}; choose one of {', '.join(NORMALIZATIONS)}."
-            f"{did_you_mean(mode, NORMALIZATIONS)}"
-        )
+        raise MessageValueError(
+            "unknown_normalization", name=mode, choices=", ".join(NORMALIZATIONS),
+            close=close_names(mode, NORMALIZATIONS),
+        )  # fmt: skip
 
 
 def _normalize(page: np.ndarray, mode: str, layer: np.ndarray) -> np.ndarray:

@@ -46,8 +46,8 @@ from featviz_widgets.engine import (
 )
 from featviz_widgets.engine import owner as model_owner
 from featviz_widgets.widgets._frames import clip_refused
-from featviz_widgets.widgets._strings import EN, text
 from featviz_widgets.widgets._views import ChannelStats, LayerEntry, LayerView
+from featviz_widgets.widgets.strings import say, text
 
 # At most this share of the memory budget goes to layers captured ahead of the user's clicks.
 PREFETCH_SHARE = 0.25
@@ -305,11 +305,8 @@ class ExplorerData:
             self._input_note = inputs.preprocessing(
                 self.model, weights=self.weights, size=self.size, preprocess=self.preprocess
             ).caption()
-        # inputs words its caption in English (library text); the one sentence is worded here,
-        # a preprocess= function name is code and stays as it is
-        if self._input_note == EN["input_unit_scale"]:
-            return text(lang, "input_unit_scale")
-        return self._input_note
+        # a message of inputs is worded by its code; a preprocess= function name is code
+        return say(lang, self._input_note)
 
     # -- names and errors ------------------------------------------------------------------
     def all_names(self) -> list[str]:

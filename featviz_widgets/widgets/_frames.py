@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from featviz_widgets.engine import ModelOwner
+from featviz_widgets.messages import MessageValueError
 from featviz_widgets.widgets._views import LayerView
 
 TIME_VIEWS = ("frame", "mean", "sum")
@@ -107,13 +108,11 @@ def clip_refused(owner: ModelOwner, batch: torch.Tensor, error: Exception) -> Ex
     name = type(owner.model).__name__
     need = owner.clip_frames((height, width))
     if need is None:
-        return ValueError(
-            f"{name} does not run on clips of {height}x{width} frames ({error}); pass size=224 "
-            "or the model's weights= (their crop size)"
+        return MessageValueError(
+            "clip_size_refused", model=name, height=height, width=width, error=str(error)
         )
     if need == frames:  # the model runs at this clip size: the error is something else
         return error
-    return ValueError(
-        f"{name} does not run on a clip of {frames} frames at {height}x{width}; it runs on "
-        f"{need} frames (its temporal strides and pools need them): pass a clip of {need} frames"
+    return MessageValueError(
+        "clip_frames_refused", model=name, frames=frames, height=height, width=width, need=need
     )

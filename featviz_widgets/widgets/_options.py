@@ -7,8 +7,8 @@ from typing import Any
 
 from featviz_widgets._text import shape_label
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._strings import hint, text
 from featviz_widgets.widgets._views import ChannelStats, LayerView
+from featviz_widgets.widgets.strings import hint, text, widget_error
 
 MAX_PAGE = 256  # channels per grid page at most: wider layers (512-2048 channels) page through
 MAX_COLUMNS = 64
@@ -27,7 +27,7 @@ def channel_options(
 ) -> list[tuple[str, int | str]]:
     """Grid, sum, then every channel with its mean (a unit's value), by index or strongest first.
 
-    The labels are in ``lang`` (``widgets/_strings.py``); the values are what ``ex.channel`` takes.
+    The labels are in ``lang`` (``widgets/strings``); the values are what ``ex.channel`` takes.
     """
     channels = stats.strongest if order == "strongest" else range(view.channels)
     word = "option_value" if view.kind == "vector" else "option_mean"
@@ -54,7 +54,7 @@ def bounded_int_error(
 ) -> ValueError | None:
     """The ValueError for a value that is not an int in [low, high] (None when it is)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return ValueError(text(lang, "err_bounded", name=name, low=low, high=high, value=value))
+        return widget_error(lang, "err_bounded", name=name, low=low, high=high, value=value)
     return None
 
 
@@ -63,7 +63,7 @@ def channel_error(value: object, channels: int, layer: str, lang: str = "en") ->
     if value in (None, GRID, SUM):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < channels:
-        return ValueError(text(lang, "err_channel", channels=channels, layer=layer, value=value))
+        return widget_error(lang, "err_channel", channels=channels, layer=layer, value=value)
     return None
 
 
@@ -74,8 +74,8 @@ def choice_error(
     if value in choices:
         return None
     close = hint(lang, str(value), choices)
-    return ValueError(
-        text(lang, "err_choice", name=name, value=value, choices=tuple(choices), hint=close)
+    return widget_error(
+        lang, "err_choice", name=name, value=value, choices=tuple(choices), hint=close
     )
 
 
@@ -88,7 +88,7 @@ def frame_error(value: object, frames: int, layer: str, lang: str = "en") -> Val
     """The ValueError for a frame that is not an int in [0, frames) of ``layer`` (None if it is)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < frames:
         key = "err_frame_flat" if frames == 1 else "err_frame"  # a layer without a time axis
-        return ValueError(text(lang, key, frames=frames, layer=layer, value=value))
+        return widget_error(lang, key, frames=frames, layer=layer, value=value)
     return None
 
 
@@ -97,7 +97,7 @@ def keys_for(data: ExplorerData, kind: str, lang: str = "en") -> list[str]:
     """The capture keys the Layer dropdown lists under filter ``kind`` (ValueError when none)."""
     keys = data.load_nodes() if kind == "nodes" else data.module_keys(convs_only=kind == "conv")
     if not keys:
-        raise ValueError(text(lang, "err_no_layers", kind=kind))
+        raise widget_error(lang, "err_no_layers", kind=kind)
     return keys
 
 

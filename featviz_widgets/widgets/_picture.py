@@ -49,7 +49,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 READOUTS = ("local", "kernel")
 MAX_VALUES = 2**20  # float16 values per picture (2 MiB); see the module docstring for why

@@ -14,7 +14,7 @@ import torch
 
 from featviz_widgets import layout, render
 from featviz_widgets._text import shape_label
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class LayerView:
     ``kind`` is ``"maps"`` (``maps`` is ``[C, H, W]``), ``"vector"`` (``vector`` is ``[N]``, one
     value per unit) or ``"none"`` (nothing sensible to draw; ``note`` says why). ``frames`` keeps
     ``[C, T, H, W]`` for 3-D convolutions, whose ``maps`` are the mean over time. ``note_key``
-    names how the tensor was read (a ``_strings`` key, "" when plainly) and ``aside`` counts the
+    names how the tensor was read (a ``strings`` key, "" when plainly) and ``aside`` counts the
     tokens set aside (class token, registers): :meth:`note` words both in a language.
     """
 

@@ -20,8 +20,8 @@ import ipywidgets as w
 from featviz_widgets import render
 from featviz_widgets.widgets._frames import TIME_VIEWS
 from featviz_widgets.widgets._options import FILTERS, GRID, MAX_COLUMNS, ORDERS
-from featviz_widgets.widgets._strings import error_line, text
 from featviz_widgets.widgets.selection import COLORMAPS, SelectionModel
+from featviz_widgets.widgets.strings import error_line, text
 
 
 def _same(value: Any) -> Any:
@@ -212,7 +212,7 @@ class MessageLine:
         """Show an error of the block, then let it propagate to the caller.
 
         ``lead`` is the line that comes before an error of the library in a language other than
-        English (``_strings.error_line``): "error", "error_layer" or "error_image".
+        English (``strings.error_line``): "error", "error_layer" or "error_image".
         """
         try:
             yield

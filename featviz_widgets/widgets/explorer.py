@@ -38,9 +38,9 @@ from featviz_widgets.widgets._options import (
     page_count,
     page_size,
 )
-from featviz_widgets.widgets._strings import check_lang, hint, text
 from featviz_widgets.widgets.controls import ControlPanel, MessageLine, tab_bar, widget_tree
 from featviz_widgets.widgets.selection import SELECTION, SelectionModel, selection_traits
+from featviz_widgets.widgets.strings import check_lang, hint, text, widget_error
 from featviz_widgets.widgets.tabs import Selection, Tab, TabContext, build_tabs
 
 
@@ -418,7 +418,7 @@ class LayerExplorer(w.VBox):
         if name not in self._tabs:
             close = hint(self._lang, str(name), self._tabs)
             choices = tuple(self._tabs)
-            raise ValueError(text(self._lang, "err_no_tab", name=name, choices=choices, hint=close))
+            raise widget_error(self._lang, "err_no_tab", name=name, choices=choices, hint=close)
         return self._tabs[name]
 
     def _visible_png(self) -> bytes:
@@ -428,7 +428,7 @@ class LayerExplorer(w.VBox):
             maps.update(self._snapshot())
             png = maps.png()
         if png is None:
-            error = ValueError(text(self._lang, "err_no_picture", layer=self.layer))
+            error = widget_error(self._lang, "err_no_picture", layer=self.layer)
             self._message.show(error)
             raise error
         return png

@@ -38,7 +38,7 @@ from featviz_widgets.widgets._options import (
     choice_error,
     frame_error,
 )
-from featviz_widgets.widgets._strings import hint, text
+from featviz_widgets.widgets.strings import hint, reworded, widget_error
 
 # Every trait of the selection, in the order a grouped change applies them (the layer first).
 SELECTION = ("layer", "filter", "channel", "columns", "page", "normalization", "colormap",
@@ -184,8 +184,8 @@ class SelectionModel(traitlets.HasTraits):
             if not isinstance(value, str) or value not in limits.tabs:
                 close = hint(self.lang, str(value), list(limits.tabs))
                 titles = tuple(dict.fromkeys(limits.tabs.values()))
-                raise ValueError(text(self.lang, "err_choice", name="tab", value=value,
-                                      choices=titles, hint=close))  # fmt: skip
+                raise widget_error(self.lang, "err_choice", name="tab", value=value,
+                                   choices=titles, hint=close)  # fmt: skip
             return limits.tabs[value]
         else:
             choices = {"normalization": render.NORMALIZATIONS, "order": ORDERS,
@@ -196,24 +196,24 @@ class SelectionModel(traitlets.HasTraits):
     def _layer_error(self, name: object) -> ValueError | None:
         lang, limits = self.lang, self.limits
         if not isinstance(name, str):
-            return ValueError(text(lang, "err_layer_type", kind=type(name).__name__))
+            return widget_error(lang, "err_layer_type", kind=type(name).__name__)
         if name in limits.layers:
             return None
         kind = limits.modules.get(name)
         if kind is not None and limits.restricted:
-            return ValueError(text(lang, "err_not_in_layers", name=name))
+            return widget_error(lang, "err_not_in_layers", name=name)
         if kind is not None:
-            return ValueError(text(lang, "err_never_ran", name=name, kind=kind))
+            return widget_error(lang, "err_never_ran", name=name, kind=kind)
         close = hint(lang, name, limits.names)
-        return ValueError(text(lang, "err_unknown_layer", name=name, hint=close))
+        return widget_error(lang, "err_unknown_layer", name=name, hint=close)
 
     def _colormap_error(self, name: object) -> ValueError | None:
         if name in COLORMAPS:
             return None
         try:  # any registered matplotlib name is accepted
             render.colormap_lut(name)
-        except (ValueError, TypeError, KeyError) as error:
-            return ValueError(text(self.lang, "err_colormap", name=name, error=error))
+        except (ValueError, TypeError) as error:  # render's message, said in the language
+            return reworded(self.lang, error)
         return None
 
 

@@ -13,8 +13,8 @@ import ipywidgets as w
 from featviz_widgets.engine import BudgetCache
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._picture import Picture, Tiles
-from featviz_widgets.widgets._strings import text
 from featviz_widgets.widgets.jobs import JobRunner, Progress, Work
+from featviz_widgets.widgets.strings import text
 
 Say = Callable[..., str]  # TabContext.text: a string of the explorer's language by key
 
@@ -62,7 +62,7 @@ class TabContext:
     lang: str = "en"
 
     def text(self, key: str, **values: object) -> str:
-        """The explorer's string ``key`` in its language (see ``widgets/_strings.py``)."""
+        """The explorer's string ``key`` in its language (see ``widgets/strings``)."""
         return text(self.lang, key, **values)
 
 

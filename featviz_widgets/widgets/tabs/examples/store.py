@@ -27,7 +27,7 @@ from featviz_widgets.examples.fingerprint import fingerprint, images_digest, mod
 from featviz_widgets.examples.sources import Source, Stream, open_source
 from featviz_widgets.inputs import preprocessing
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import widget_error
 
 BATCH_BYTES = 256 * 2**20  # one batch's captured outputs stay under this (then 1..32 images)
 MAX_BATCH = 32
@@ -46,12 +46,12 @@ class DatasetExamples:
         try:
             source = open_source(dataset)
         except (TypeError, ValueError) as error:
-            raise type(error)(text(lang, "err_dataset", error=error)) from None
+            raise widget_error(lang, "err_dataset", type(error), error=error) from None
         if isinstance(source, Stream):
             source = source.materialize()
             dataset = [source.item(i) for i in range(len(source))]
         if len(source) == 0:
-            raise ValueError(text(lang, "err_dataset_empty"))
+            raise widget_error(lang, "err_dataset_empty")
         self.data = data
         self.images = dataset
         self.source: Source = source

@@ -10,7 +10,7 @@ import numpy as np
 
 from featviz_widgets.optvis import MaximizeSettings, maximize, objectives
 from featviz_widgets.widgets._data import ExplorerData
-from featviz_widgets.widgets._strings import text
+from featviz_widgets.widgets.strings import text
 
 
 @dataclass(frozen=True)

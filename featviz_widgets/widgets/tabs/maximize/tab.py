@@ -23,8 +23,8 @@ from featviz_widgets.optvis.targets import LayerChoice
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets._picking import connect
 from featviz_widgets.widgets._picture import Tiles
-from featviz_widgets.widgets._strings import error_line
 from featviz_widgets.widgets.jobs import JobRunner
+from featviz_widgets.widgets.strings import error_line, say
 from featviz_widgets.widgets.tabs._base import (
     JobTab,
     PngCache,
@@ -157,11 +157,8 @@ class MaximizeTab(JobTab):
         )  # fmt: skip
 
     def _reason(self, choice: LayerChoice) -> str:
-        """Why the target moved: optvis's English sentence, or the same said in the tab's language
-        (optvis words its reasons in English, as library text)."""
-        if not choice.moved or self.ctx.lang == "en":
-            return choice.reason
-        return self.ctx.text("max_moved", asked=choice.asked, layer=choice.layer)
+        """Why the target moved (optvis's message ``layer_moved``), in the tab's language."""
+        return say(self.ctx.lang, choice.reason) if choice.moved else ""
 
     def _sync_options(self, data: ExplorerData) -> None:
         """Class and size choices for this model (without a redraw per changed option list)."""

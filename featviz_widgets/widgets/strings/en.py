@@ -1,8 +1,15 @@
-"""The explorer's English strings (the reference table: every other language has its keys)."""
+"""The explorer's English strings (the reference table: every other language has its keys).
+
+The library's messages are worded here by code as ``msg_<code>``: their English templates are
+``featviz_widgets.messages.ENGLISH``, so the English a widget shows is the English a plain-Python
+user reads.
+"""
 
 from __future__ import annotations
 
-EN: dict[str, str] = {
+from featviz_widgets.messages import ENGLISH
+
+TABLE: dict[str, str] = {
     # -- controls --------------------------------------------------------------------------
     "layer": "Layer",
     "channel": "Channel",
@@ -86,7 +93,6 @@ EN: dict[str, str] = {
     "note_class_tokens": " (class token and {extra} more tokens set aside)",
     "note_video": "mean over time",
     "note_empty": "no channels to show (scalar or empty output)",
-    "input_unit_scale": "pixels scaled to [0, 1] (no preprocess=)",
     "graph_node": "graph node",
     "class_index": "class {index}",
     # -- Feature maps ----------------------------------------------------------------------
@@ -169,7 +175,6 @@ EN: dict[str, str] = {
     "max_cancelled": "cancelled after {steps} steps: {what}",
     "max_done": "done: {what} · objective {value:.4g}",
     "max_failed": "maximize failed: {error}",
-    "max_moved": "{asked} sees too little of the picture; showing {layer}, pick a layer to override",
     "max_no_class": "the model's output is not a class vector: no class to maximize",
     "max_not_module": (
         "{layer} is not a module output (a graph node or a repeated call); "
@@ -231,11 +236,8 @@ EN: dict[str, str] = {
     "error": "{kind}: {detail}",
     "error_layer": "{kind}: {detail}",
     "error_image": "{kind}: {detail}",
-    "busy": "{job} is running: Cancel it or wait for it to finish, then try again",
     "job_maximize": "Maximize",
     "job_examples": "Examples",
-    "job_other": "another featviz call",
-    "hint": " Did you mean {names}?",
     "err_no_layers": "no layers to list under {kind!r}",
     "err_no_picture": "{layer} has no picture to save",
     "err_no_tab": "no tab named {name!r}; choose one of {choices}.{hint}",
@@ -249,7 +251,8 @@ EN: dict[str, str] = {
     "err_layer_type": "layer must be a string, got {kind}",
     "err_not_in_layers": "layer {name!r} is not in layers= given to the explorer",
     "err_never_ran": "layer {name!r} ({kind}) never ran in the forward on this image",
-    "err_colormap": "unknown colormap {name!r}: {error}",
     "err_dataset": "dataset=: {error}",
     "err_dataset_empty": "dataset=: no images in it",
+    # -- the library's messages, by code (featviz_widgets.messages) -------------------------
+    **{f"msg_{code}": template for code, template in ENGLISH.items()},
 }

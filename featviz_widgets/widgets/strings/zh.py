@@ -1,8 +1,8 @@
-"""The explorer's Simplified Chinese strings (``lang="zh"``), key for key as ``_strings_en``."""
+"""The explorer's Simplified Chinese strings (``lang="zh"``), key for key as ``en``."""
 
 from __future__ import annotations
 
-ZH: dict[str, str] = {
+TABLE: dict[str, str] = {
     # -- controls --------------------------------------------------------------------------
     "layer": "层",
     "channel": "通道",
@@ -84,7 +84,6 @@ ZH: dict[str, str] = {
     "note_class_tokens": "（已去掉类别 token 和另外 {extra} 个 token）",
     "note_video": "时间维上的平均",
     "note_empty": "没有可显示的通道（标量或空输出）",
-    "input_unit_scale": "像素缩放到 [0, 1]（未给 preprocess=）",
     "graph_node": "计算图节点",
     "class_index": "类别 {index}",
     # -- Feature maps ----------------------------------------------------------------------
@@ -159,7 +158,6 @@ ZH: dict[str, str] = {
     "max_cancelled": "已在第 {steps} 步后取消：{what}",
     "max_done": "完成：{what} · 目标值 {value:.4g}",
     "max_failed": "激活最大化失败：{error}",
-    "max_moved": "{asked} 的感受野只覆盖图像的一小部分，改为显示 {layer}；手动选择一个层即可改用该层",
     "max_no_class": "模型的输出不是类别向量：没有可以最大化的类别",
     "max_not_module": (
         "{layer} 不是模块的输出（而是计算图节点或重复调用）；"
@@ -209,11 +207,8 @@ ZH: dict[str, str] = {
     "error": "出错了：{kind}: {detail}",
     "error_layer": "无法读取该层：{kind}: {detail}",
     "error_image": "无法读取这张图像：{kind}: {detail}",
-    "busy": "{job}正在运行：请先取消它，或等它结束后再试",
     "job_maximize": "激活最大化",
     "job_examples": "查找样例",
-    "job_other": "另一个 featviz 调用",
-    "hint": " 您是不是想输入 {names}？",
     "err_no_layers": "{kind!r} 下没有可以列出的层",
     "err_no_picture": "{layer} 没有可以保存的图片",
     "err_no_tab": "没有名为 {name!r} 的标签页；可选：{choices}。{hint}",
@@ -224,7 +219,81 @@ ZH: dict[str, str] = {
     "err_layer_type": "layer 必须是字符串，收到的是 {kind}",
     "err_not_in_layers": "层 {name!r} 不在传给 LayerExplorer 的 layers= 中",
     "err_never_ran": "层 {name!r}（{kind}）在这张图像的前向传播中没有运行",
-    "err_colormap": "未知的色图 {name!r}：{error}",
     "err_dataset": "无法读取 dataset=：{error}",
     "err_dataset_empty": "dataset= 中没有图像",
+    # -- the library's messages, by code (featviz_widgets.messages) -------------------------
+    "msg_close": " 您是不是想输入 {names}？",
+    "msg_another_call": "另一个 featviz 调用",
+    "msg_file_object": "该文件对象",
+    "msg_given_bytes": "传入的字节数据",
+    "msg_model_busy": "{job}正在运行：请先取消它，或等它结束后再试",
+    "msg_unknown_layer": (
+        "未知的层 {name!r}。{close} list_layers(model) 列出模块名，list_nodes(model) 列出计算图节点名"
+    ),
+    "msg_layer_moved": (
+        "{asked} 的感受野只覆盖图像的一小部分，改为显示 {layer}（{asked} 只看到 {field} 像素）；"
+        "手动选择一个层即可改用该层"
+    ),
+    "msg_image_type": (
+        "无法把 {kind} 当作图像；请传入 PIL 图像、文件路径（str 或 pathlib.Path）、"
+        "以二进制方式打开的文件或 bytes、NumPy 数组或 torch 张量"
+    ),
+    "msg_image_frames": (
+        "无法把 {kind} 当作图像（由帧组成的列表是一段视频片段，只用于视频模型）；请传入 PIL 图像、"
+        "文件路径（str 或 pathlib.Path）、以二进制方式打开的文件或 bytes、NumPy 数组或 torch 张量"
+    ),
+    "msg_image_text_mode": "文件是以文本模式打开的；请用 'rb' 模式打开",
+    "msg_image_not_found": "找不到图像文件 {path!r}；请检查路径（当前目录：{cwd}）",
+    "msg_image_directory": "{path!r} 是一个文件夹；请传入单个图像文件的路径",
+    "msg_bad_image": "{name} 不是 PIL 能读取的图像；请传入 PNG、JPEG 或其他图像文件",
+    "msg_image_truncated": "无法解码 {name}：{error}；文件是否完整？",
+    "msg_image_too_large": (
+        "{name} 太大，无法安全解码（{error}）；PIL 的解压炸弹保护已开启：请先缩小图像，"
+        "或只对可信的文件调大 PIL.Image.MAX_IMAGE_PIXELS"
+    ),
+    "msg_image_empty": "{what} 是空的（形状 {shape}）；请传入有像素的图像",
+    "msg_image_not_finite": "{what} 含有 NaN 或 Inf 像素；请先替换它们，例如 np.nan_to_num(a)",
+    "msg_image_negative": (
+        "{what} 含有负的像素值（最小值 {low:.3g}）：它看起来已经归一化过了；请传入原始图像"
+        "（uint8，或取值 0..1 或 0..255 的浮点数）"
+    ),
+    "msg_clip_type": (
+        "无法把 {kind} 当作视频片段；请传入 (T, H, W, 3) 的 uint8 数组、由帧（PIL 图像、数组、路径"
+        "或张量）组成的列表，或 (C, T, H, W) / (1, C, T, H, W) 的张量"
+    ),
+    "msg_clip_empty": "视频片段是一个空列表；请至少传入一帧",
+    "msg_clip_sizes": "视频片段各帧的尺寸不同（{sizes}）；请传入尺寸相同的帧",
+    "msg_clip_flag": "clip 必须是 True、False 或 None，收到的是 {value!r}",
+    "msg_clip_ambiguous": (
+        "对视频模型来说，四维张量 {shape} 有歧义：传 clip=True 把它读作一段片段 (C, T, H, W)"
+        "（(T, C, H, W) 的张量请用 x.permute(1, 0, 2, 3)），或传 clip=False 读作一张图像 (1, C, H, W)"
+    ),
+    "msg_clip_for_image_model": (
+        "收到的是一段视频片段，但 {model} 接受的是图像（它的第一个卷积不是 Conv3d）：请传入一帧，"
+        "例如 frames[0] 或 (1, C, T, H, W) 张量的 x[0, :, 0]，或者换用视频模型"
+    ),
+    "msg_image_for_video_model": (
+        "{model} 接受的是视频片段（它的第一个卷积是 Conv3d），收到的却是一张图像：请传入一段片段，"
+        "即 (T, H, W, 3) 的 uint8 数组、由帧组成的列表，或 (C, T, H, W) / (1, C, T, H, W) 的张量"
+        "（四维张量需加 clip=True）"
+    ),
+    "msg_clip_size_refused": (
+        "{model} 无法在 {height}x{width} 的帧组成的片段上运行（{error}）；请传 size=224 "
+        "或模型的 weights=（用它们的裁剪尺寸）"
+    ),
+    "msg_clip_frames_refused": (
+        "{model} 无法在 {height}x{width} 的 {frames} 帧片段上运行；它需要 {need} 帧"
+        "（它的时间步长和池化需要这么多帧）：请传入 {need} 帧的片段"
+    ),
+    "msg_clip_preprocess": (
+        "preprocess= 只用于 Keras 图像模型；视频片段按 mean/std 归一化（weights= 给出的，"
+        "否则用 ImageNet 的）：请去掉 preprocess"
+    ),
+    "msg_unit_scale": "像素缩放到 [0, 1]（未给 preprocess=）",
+    "msg_colormap_type": "cmap 必须是 matplotlib 色图的名称（str），收到的是 {kind}",
+    "msg_unknown_colormap": (
+        "未知的色图 {name!r}。{close} 请使用 matplotlib 色图名称，例如 {common}"
+        "（全部 {count} 个：sorted(matplotlib.colormaps)）"
+    ),
+    "msg_unknown_normalization": "未知的 normalization：{name!r}；可选：{choices}。{close}",
 }
