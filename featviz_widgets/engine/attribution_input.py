@@ -58,7 +58,7 @@ def input_attributions(
     if method == "saliency":
         return attr.Saliency(score).attribute(x)
     if method == "smoothgrad":
-        noise = float(options["noise"]) * float(x.max() - x.min())
+        noise = float(options["noise"]) * float(x.detach().max() - x.detach().min())
         tunnel = attr.NoiseTunnel(attr.Saliency(score))
         with torch.random.fork_rng(devices=[]):  # seeded noise, the caller's RNG untouched
             torch.manual_seed(int(options["seed"]))
