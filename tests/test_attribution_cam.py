@@ -185,3 +185,32 @@ def test_channel_target_explains_that_channels_mean() -> None:
     # the default layer is one that runs before the explained channel, or its own
     default = attribution_maps(model, x, ("conv2", 3)).layer
     assert default in {"conv1", "bn1", "relu1", "pool", "conv2"}
+
+
+def test_timm_vit_matches_the_reference_tutorial_with_its_reshape() -> None:
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, num_classes=7)
+    nn.init.normal_(model.head.weight, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(8))
+    # the tutorial's layer (model.blocks[-1].norm1), found without being named
+    assert attribution_maps(model, x).layer == "blocks.11.norm1"
+    assert_matches_reference(model, x, "gradcam", "blocks.11.norm1", reshape=vit_reshape)
+
+
+def test_hugging_face_vit_steps_back_to_the_last_norm_before_attention() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTConfig(
+        image_size=32, patch_size=8, num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
+        intermediate_size=64, num_labels=3,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.ViTForImageClassification(config).eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    layer = next(n for n, m in model.named_modules() if n.endswith("1.layernorm_before"))
+    # not the value projection inside attention, as wide as the token stream and later
+    ours = attribution_maps(model, x)
+    assert ours.layer == layer and ours.layer_map.shape == (4, 4)
+    with torch.no_grad():
+        top = int(model(x).logits.argmax(1)[0])
+    assert ours.target == top and np.ptp(ours.layer_map) > 0

@@ -108,6 +108,11 @@ def _check_call(method: object, x: object, layer: object, options: dict[str, Any
             f"unknown attribution method {method!r}.{hint} Choose one of "
             f"{', '.join(ATTRIBUTION_METHODS)}"
         )
+    if isinstance(x, Tensor) and x.dim() == 5:
+        raise ValueError(
+            "attribution explains images [1, C, H, W]; video clips [1, C, T, H, W] are not "
+            "supported: explain a channel of one frame's model, or use an image model"
+        )
     if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] != 1:
         what = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(
@@ -131,8 +136,13 @@ def default_layer(
     owner: ModelOwner, model: nn.Module, layers: ModelLayers, x: Tensor, goal: Goal
 ) -> str:
     """The last layer with a spatial map whose gradients reach the target (cached per input
-    shape). A ViT's last blocks feed only the class token to the head, so their patch tokens
-    get no gradient: the search steps back to the last block's input norm."""
+    shape and goal layer).
+
+    Layers as wide as the last map and outside attention modules come first: the model's
+    feature maps (a ViT's token stream), not what a block computes inside (attention's queries,
+    keys and values, an MLP's hidden units). A ViT's head reads only the class token, so the patch tokens of its last blocks get
+    no gradient: the search steps back to the last block's input norm, where they do.
+    """
     key = ("attribution.default_layer", tuple(x.shape), tuple(goal.layers))
     cached = owner.memo.get(key)
     if isinstance(cached, str):
@@ -145,15 +155,33 @@ def default_layer(
             f"{type(model).__name__} has no layer with a spatial map [C, H, W] on this input: "
             "the CAM family needs one; try an input-space method such as 'integrated_gradients'"
         )
-    for end in range(len(spatial), 0, -_LAYERS_PER_PASS):
-        names = spatial[max(0, end - _LAYERS_PER_PASS) : end]
-        found = _last_reached(owner, model, layers, x, goal, names)
-        if found is not None:
-            owner.memo[key] = found
-            return found
+    width = layers.grid(spatial[-1])[0]
+    internal = _inside_attention(owner, model, spatial)
+    streams = [n for n in spatial if n not in internal and layers.grid(n)[0] == width]
+    rest = [n for n in spatial if n not in internal and n not in streams]
+    for candidates in (streams, rest, [n for n in spatial if n in internal]):
+        for end in range(len(candidates), 0, -_LAYERS_PER_PASS):
+            names = candidates[max(0, end - _LAYERS_PER_PASS) : end]
+            found = _last_reached(owner, model, layers, x, goal, names)
+            if found is not None:
+                owner.memo[key] = found
+                return found
     raise ValueError(
         "no layer with a spatial map gets a gradient from this target; name one with layer="
     )
+
+
+def _inside_attention(owner: ModelOwner, model: nn.Module, names: list[str]) -> set[str]:
+    """The layers among ``names`` that sit inside an attention module (by its class name, as
+    timm's ``Attention``, Hugging Face's ``ViTSelfAttention``, Swin's ``WindowAttention``)."""
+    types = {info.name: info.type.lower() for info in owner.adapter.layers(model)}
+    attention = [name for name, kind in types.items() if "attention" in kind]
+    return {
+        name
+        for name in names
+        if any(name.startswith(outer) and name[len(outer) : len(outer) + 1] in "./" and
+               len(name) > len(outer) for outer in attention)
+    }  # fmt: skip
 
 
 def _last_reached(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
@@ -52,19 +52,31 @@ class ModelLayers:
     order: list[str]  # module names whose single-tensor first output ran, in execution order
     shapes: dict[str, tuple[int, ...]]
     hints: dict[str, str]
+    # name -> (C, H, W) of its maps, or None without a spatial map (filled as layers are asked)
+    _grids: dict[str, tuple[int, ...] | None] = field(default_factory=dict, repr=False)
+
+    def grid(self, name: str) -> tuple[int, ...] | None:
+        """The ``(C, H, W)`` of the layer's maps, or None when it has no spatial map."""
+        if name not in self._grids:
+            # a zero-stride stand-in: the layout is read from the shape, nothing is allocated
+            stand_in = np.broadcast_to(np.float32(0), self.shapes[name][1:])
+            view = to_channel_maps(stand_in, hint=hint_for(self.hints, name))
+            spatial = view.kind == "spatial" and view.layout.split("+")[0] in SPATIAL_LAYOUTS
+            self._grids[name] = tuple(view.maps.shape) if spatial else None
+        return self._grids[name]
 
     def maps(self, name: str) -> LayerMaps | None:
         """The layer read as ``[C, H, W]`` maps, or None when it has no spatial map."""
+        if self.grid(name) is None:
+            return None
         shape = self.shapes[name]
         positions = np.arange(math.prod(shape[1:]), dtype=np.float64).reshape(shape[1:])
         view = to_channel_maps(positions, hint=hint_for(self.hints, name))
-        if view.kind != "spatial" or view.layout.split("+")[0] not in SPATIAL_LAYOUTS:
-            return None
         return LayerMaps(name, shape, view.maps.astype(np.int64))
 
     def spatial(self) -> list[str]:
         """Layers with a spatial map, in execution order."""
-        return [name for name in self.order if self.maps(name) is not None]
+        return [name for name in self.order if self.grid(name) is not None]
 
 
 def model_layers(owner: ModelOwner, x: Tensor) -> ModelLayers:
