@@ -155,6 +155,9 @@ BAD_CALLS = [
     ({"method": "occlusion", "sides": 4}, TypeError, "no option 'sides'.*window"),
     ({"method": "occlusion", "window": 99}, ValueError, "window <= 32"),
     ({"method": "scorecam", "batch_size": 0}, ValueError, "batch_size must be a positive"),
+    ({"method": "integrated_gradients", "steps": "many"}, ValueError, "steps must be a positive"),
+    ({"method": "smoothgrad", "noise": -1}, ValueError, "noise is a fraction"),
+    ({"method": "occlusion", "baseline": "grey"}, TypeError, "baseline is a number"),
     ({"size": 2}, ValueError, "size must be an int of at least 8"),
 ]
 

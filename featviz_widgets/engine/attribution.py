@@ -129,7 +129,39 @@ def _check_call(method: object, x: object, layer: object, options: dict[str, Any
     if unknown:
         accepted = ", ".join(defaults) or "none"
         raise TypeError(f"{method!r} takes no option {unknown[0]!r}; its options are: {accepted}")
+    for name, value in options.items():
+        _check_option(name, value)
     return {**defaults, **options}
+
+
+# Options that count something: (smallest value, whether None means "the default rule").
+_COUNTS = {
+    "batch_size": (1, False),
+    "steps": (1, False),
+    "samples": (1, False),
+    "seed": (0, False),
+    "window": (1, True),
+    "stride": (1, True),
+}
+
+
+def _check_option(name: str, value: object) -> None:
+    if name in _COUNTS:
+        least, none_ok = _COUNTS[name]
+        if value is None and none_ok:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            what = "a positive int" if least else "an int >= 0"
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+    elif name == "noise" and (
+        isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+    ):
+        raise ValueError(f"noise is a fraction of the input's range (>= 0), got {value!r}")
+    elif name == "baseline" and not isinstance(value, int | float | Tensor):
+        raise TypeError(
+            f"baseline is a number or a tensor shaped like the input batch, got "
+            f"{type(value).__name__}"
+        )
 
 
 def default_layer(
@@ -208,30 +240,29 @@ def _cam(
     method: str,
     settings: dict[str, Any],
 ) -> AttributionMaps:
-    with torch.enable_grad():
-        acts, output = record(
-            owner, model, x.clone().requires_grad_(True), [maps.name, *goal.layers]
-        )
+    gradients = method in GRADIENT_CAMS
+    with torch.set_grad_enabled(gradients):
+        x_used = x.clone().requires_grad_(gradients)
+        acts, output = record(owner, model, x_used, [maps.name, *goal.layers])
         if maps.name not in acts:
             raise ValueError(f"layer {maps.name!r} did not run on this input")
         goal = goal.resolve(output)
         score = goal.scores(output, acts)
         layer_output = acts[maps.name]
-        if method in GRADIENT_CAMS:
+        if gradients:
             if not layer_output.requires_grad:
                 raise ValueError(f"layer {maps.name!r} gives no gradient: its output is constant")
             (grads,) = torch.autograd.grad(score.sum(), layer_output)
             terms = gradient_terms(
                 method, _float_maps(maps, layer_output), _float_maps(maps, grads)
             )
-    if method == "scorecam":
+    if not gradients:  # ScoreCAM: the image masked by each channel's map, scored in batches
 
         def masked_scores(batch: Tensor) -> Tensor:
             return scores_of(owner, model, batch, goal)[0]
 
-        terms = score_terms(
-            _float_maps(maps, layer_output.detach()), x, masked_scores, _batch(settings)
-        )
+        acts_maps = _float_maps(maps, layer_output)
+        terms = score_terms(acts_maps, x, masked_scores, settings["batch_size"])
     cam, channels = combine(terms)
     upsampled = F.interpolate(
         cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False
@@ -276,13 +307,6 @@ def _input_method(
 def _float_maps(maps: LayerMaps, output: Tensor) -> Tensor:
     """One item's ``[C, h, w]`` maps of a layer output, as float32 (half-precision models too)."""
     return maps.gather(output.detach())[0].float()
-
-
-def _batch(settings: dict[str, Any]) -> int:
-    size = settings["batch_size"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {size!r}")
-    return size
 
 
 def _numpy(tensor: Tensor) -> np.ndarray:
