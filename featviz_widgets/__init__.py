@@ -32,6 +32,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "maximize": ("featviz_widgets.optvis", "maximize"),
     "MaximizeSettings": ("featviz_widgets.optvis", "MaximizeSettings"),
     "top_examples": ("featviz_widgets.examples", "top_examples"),
+    "attribute": ("featviz_widgets.attribution", "attribute"),
     "objectives": ("featviz_widgets.optvis.objectives", None),
     "render": ("featviz_widgets.render", None),
 }

@@ -17,7 +17,8 @@ survey_nodes), ``_context`` (Capture), ``_recorder`` (the one hook mechanism and
 output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
 declares, the image list a detection model takes), ``_outputs`` (what an output holds: class
 scores, detected boxes, a segmentation), ``owner`` (ModelOwner), ``budget`` (the memory budget),
-``receptive`` (how much of the image a layer sees).
+``receptive`` (how much of the image a layer sees), ``attribution`` (gradients of a class
+or channel: the CAM family on a layer's maps, Captum's input-space methods).
 
 Examples
 --------
@@ -45,11 +46,14 @@ from ._facts import class_scores
 from ._outputs import Detections, detections, output_kind, segmentation_scores
 from ._recorder import CaptureKey, base_name, parse_key
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from .attribution import ATTRIBUTION_METHODS, AttributionMaps, attribution_maps
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
 from .owner import ModelBusy, ModelOwner, owner_for
 from .receptive import ReceptiveField, receptive_field
 
 __all__ = [
+    "ATTRIBUTION_METHODS",
+    "AttributionMaps",
     "BudgetCache",
     "Capture",
     "CaptureKey",
@@ -59,6 +63,7 @@ __all__ = [
     "ModelOwner",
     "ReceptiveField",
     "Survey",
+    "attribution_maps",
     "base_name",
     "capture",
     "check_model",
