@@ -21,10 +21,6 @@ ENGINE_MODULES = [
     "featviz_widgets.lab.patterns",
     "featviz_widgets.lab.tiny_cnn",
     "featviz_widgets.lab.samples",
-    # the old paths of the lab modules, kept as aliases
-    "featviz_widgets.datasets",
-    "featviz_widgets.models",
-    "featviz_widgets.samples",
 ]
 
 
@@ -204,9 +200,6 @@ ALLOWED_IMPORTS = {
     "examples": {"engine", "inputs", "layout", "_text"},
     "widgets": {"engine", "optvis", "examples", "render", "inputs", "layout", "_text"},
     "lab": {"inputs", "_text"},
-    "datasets": {"lab"},
-    "models": {"lab"},
-    "samples": {"lab"},
 }
 
 
@@ -245,8 +238,7 @@ def test_imports_follow_the_readme_arrows() -> None:
     readme = (root.parent / "README.md").read_text()
     for unit, targets in ALLOWED_IMPORTS.items():
         for target in targets - {"_text"}:
-            if unit not in {"datasets", "models", "samples"}:
-                assert f"`{unit} -> {target}`" in readme, f"README lacks {unit} -> {target}"
+            assert f"`{unit} -> {target}`" in readme, f"README lacks {unit} -> {target}"
 
 
 def _calls_on_an_adapter(root: Path) -> dict[str, list[int]]:
