@@ -96,8 +96,9 @@ class Recording:
             last layer needed, unless a later call (``"name#2"``) is asked for. True: each
             module's first call keeps its autograd graph; the forward stops after the last
             layer needed; earlier outputs are cloned (a later in-place op would edit them),
-            the last is not. ``x`` must then be on the model's device and dtype, and the caller
-            holds the model (``owner_for(model).using()``) with gradients enabled. Module
+            the last is not. The model runs in inference mode; ``x`` must be on its device and
+            dtype, and the caller holds the model (``owner_for(model).using()``) with
+            gradients enabled, until it is done with the graph. Module
             names only, each output one tensor (:class:`RecordingError` otherwise).
         network : with ``keep_graph`` and only ``""`` asked for: run this stand-in for the
             model instead (its batch-norm-folded twin, :func:`output_twin`).
@@ -137,8 +138,10 @@ class Recording:
 
         output = None
         # StopForward: every layer ran, and the forward went no further than needed.
-        with owner.using(), owner.adapter.watch(model, modules, record), suppress(StopForward):
-            output = owner.adapter.forward(model, x, copy=False)
+        with owner.using():
+            owner.adapter.to_eval(model)  # inference mode, as every engine forward (restored)
+            with owner.adapter.watch(model, modules, record), suppress(StopForward):
+                output = owner.adapter.forward(model, x, copy=False)
         acts = {}
         for name in modules:
             if name not in recorder.activations:
