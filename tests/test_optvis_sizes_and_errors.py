@@ -194,7 +194,7 @@ def test_layers_that_give_no_single_tensor_are_clear_errors(target: object, mess
 
 # -- the explorer's Maximize tab on a channels-last layer ------------------------------------------
 def test_maximize_tab_runs_a_channels_last_swin_stage() -> None:
-    from featviz_widgets.widgets import LayerExplorer  # the only widget test here: tab item 3
+    from featviz_widgets.widgets import LayerExplorer  # the only widget test here
 
     torch.manual_seed(0)
     model = torchvision.models.SwinTransformer(
