@@ -379,3 +379,42 @@ def test_the_cycle_finder_sees_a_cycle_hidden_in_a_function(tmp_path) -> None:
     assert find_cycle(graph) == ["pkg.sub.a", "pkg.sub.b", "pkg.sub.a"]
     (root / "sub" / "b.py").write_text("x = 1\n")
     assert find_cycle(import_graph(root)) is None
+
+
+def _private_engine_imports(root: Path) -> dict[str, list[str]]:
+    """Files outside ``engine/`` that import a private engine module or name (a leading
+    underscore: ``engine._recorder``, ``from ..engine import _x``)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("engine/"):
+            continue
+        here = [root.name, *path.relative_to(root).parts[:-1]]
+        for node in _imports(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                base = here[: len(here) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names = [f"{module}.{alias.name}" for alias in node.names]
+            for name in names:
+                pieces = name.split(".")
+                if pieces[:2] == [root.name, "engine"] and any(p.startswith("_") for p in pieces):
+                    found.setdefault(relative, []).append(name)
+    return {relative: sorted(names) for relative, names in found.items()}
+
+
+def test_nothing_outside_the_engine_imports_its_private_names(tmp_path) -> None:
+    root = Path(featviz_widgets.__file__).parent
+    assert _private_engine_imports(root) == {}
+    fake = tmp_path / "featviz_widgets"
+    (fake / "optvis").mkdir(parents=True)
+    (fake / "optvis" / "x.py").write_text(
+        "from ..engine._recorder import StopForward\nfrom ..engine import Recording, _fx\n"
+    )
+    assert _private_engine_imports(fake) == {
+        "optvis/x.py": [
+            "featviz_widgets.engine._fx",
+            "featviz_widgets.engine._recorder.StopForward",
+        ]
+    }
