@@ -32,9 +32,12 @@ def _image(size: int = 16, batch: int = 2, seed: int = 1) -> torch.Tensor:
     return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-def _with_graph(recording: Recording, x: torch.Tensor, **kwargs) -> dict[str, torch.Tensor]:
-    with owner_for(recording.model).using(), torch.enable_grad():
-        return recording(x, keep_graph=True, **kwargs)
+def _with_graph(
+    model: nn.Module, layers: list[str], x: torch.Tensor, **kwargs
+) -> dict[str, torch.Tensor]:
+    recording = Recording(model, layers, keep_graph=True)
+    with owner_for(model).using(), torch.enable_grad():
+        return recording(x, **kwargs)
 
 
 class _Counted(nn.Module):
@@ -55,7 +58,7 @@ def test_with_graph_values_gradients_and_stop_after_the_last_layer() -> None:
     model.train()
     before = model_state(model)
     x = _image().requires_grad_(True)
-    outputs = _with_graph(Recording(model, ["bn1", "conv2"]), x)
+    outputs = _with_graph(model, ["bn1", "conv2"], x)
     expected = capture(model, x.detach(), ["bn1", "conv2"])
     assert list(outputs) == ["bn1", "conv2"] and model.after.calls == 0
     for key, value in outputs.items():
@@ -86,7 +89,7 @@ def test_with_graph_keeps_first_calls_and_the_models_output() -> None:
 
     model = Twice().eval()
     x = _image(size=6)
-    outputs = _with_graph(Recording(model, ["conv", ""]), x)
+    outputs = _with_graph(model, ["conv", ""], x)
     with torch.no_grad():
         first = model.conv(x)
         torch.testing.assert_close(outputs["conv"].detach(), first)  # the first call, not #2
@@ -104,21 +107,21 @@ def test_the_output_of_a_model_that_returns_logits_in_a_mapping() -> None:
             return {self.key: self.fc(x.flatten(1)[:, :4])}
 
     x = _image(size=4)
-    outputs = _with_graph(Recording(WithLogits("logits"), [""]), x)
+    outputs = _with_graph(WithLogits("logits"), [""], x)
     assert outputs[""].shape == (2, 3)
     with pytest.raises(RecordingError, match="returns dict, not a tensor of logits"):
-        _with_graph(Recording(WithLogits("out"), [""]), x)
+        _with_graph(WithLogits("out"), [""], x)
 
 
 def test_a_stand_in_network_gives_the_output_only() -> None:
     model = make_tiny_cnn()
     twin = make_tiny_cnn(seed=1)  # another network: its output shows which one ran
     x = _image()
-    outputs = _with_graph(Recording(model, [""]), x, network=twin)
+    outputs = _with_graph(model, [""], x, network=twin)
     with torch.no_grad():
         torch.testing.assert_close(outputs[""].detach(), twin(x))
     with pytest.raises(ValueError, match="output only"):
-        _with_graph(Recording(model, ["conv1", ""]), x, network=twin)
+        _with_graph(model, ["conv1", ""], x, network=twin)
 
 
 class _Branchy(nn.Module):
@@ -150,7 +153,7 @@ def test_with_graph_errors_name_the_layer(layers: list[str], message: str) -> No
     model = _Branchy().eval()
     before = model_state(model)
     with pytest.raises(RecordingError, match=message):
-        _with_graph(Recording(model, layers), _image(size=8))
+        _with_graph(model, layers, _image(size=8))
     assert hook_count(model) == 0
     assert_model_unchanged(model, before)
 
@@ -169,8 +172,11 @@ def test_values_take_parts_later_calls_and_graph_nodes_like_capture() -> None:
     assert torch.equal(node, capture(resnet, x, ["layer1.0.add"])["layer1.0.add"])
     with pytest.raises(RecordingError, match="not an output of the forward: its layer gave"):
         Recording(model, ["pair[7]"])(_image(size=8))
-    with pytest.raises(ValueError, match="keep_graph=True only"):
-        Recording(model, ["conv", ""])(_image(size=8))
+    # Keys a way of recording cannot take are refused when the recording is made, before a forward.
+    with pytest.raises(RecordingError, match="recorded with keep_graph=True"):
+        Recording(model, ["conv", ""])
+    with pytest.raises(RecordingError, match="'layer1.0.add' is not a module name"):
+        Recording(resnet, ["layer1", "layer1.0.add"], keep_graph=True)
 
 
 def test_layouts_come_from_one_survey_per_input_size(monkeypatch) -> None:
@@ -206,6 +212,7 @@ def test_one_unknown_layer_error_wherever_the_name_is_checked() -> None:
         lambda: capture(model, x, ["conv3"]),
         lambda: check_layers(model, ["conv1", "conv3"]),
         lambda: Recording(model, ["conv3"]),
+        lambda: Recording(model, ["conv3", ""], keep_graph=True),
         lambda: top_examples(model, make_patterns(2), ["conv3"], progress=False),
     ):
         with pytest.raises(ValueError) as info:

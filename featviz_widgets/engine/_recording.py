@@ -37,27 +37,41 @@ class Recording:
     Parameters
     ----------
     model : the network; it is only run inside its owner (``owner_for(model).using()``).
-    layers : capture keys checked against the model's layers (:func:`check_layers`): module
-        names, graph nodes, parts (``"attn[0]"``) and later calls (``"relu#2"``); ``""`` is the
-        model's own output (its class scores: the output itself or its ``logits``), recorded
-        with ``keep_graph=True`` only.
+    layers : capture keys checked against the model's layers (:func:`check_layers`).
+    keep_graph : how each forward records.
+
+        - False: one :func:`capture` per call (CPU tensors, detached) that stops after the
+          last layer needed, unless a later call (``"name#2"``) is asked for. Keys may be module
+          names, graph nodes, parts (``"attn[0]"``) and later calls.
+        - True: each module's first call keeps its autograd graph; the forward stops after the
+          last layer needed; earlier outputs are cloned (a later in-place op would edit them),
+          the last is not. Keys are module names, each output one tensor, and ``""``: the
+          model's own output (its class scores: the output itself or its ``logits``). The model
+          runs in inference mode; the caller feeds ``x`` on its device and dtype, and holds
+          the model (``owner_for(model).using()``) with gradients enabled while it uses the graph.
+
+    Raises ValueError for an unknown layer (:func:`unknown_layer_error`) and
+    :class:`RecordingError` for keys the chosen way cannot record, before any forward.
 
     Examples
     --------
     >>> import torch
     >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Flatten())
-    >>> recording = Recording(net, ["0", "1"])
+    >>> recording = Recording(net, ["0", "1"], keep_graph=True)
     >>> x = torch.randn(2, 3, 8, 8, requires_grad=True)
     >>> with owner_for(net).using(), torch.enable_grad():
-    ...     outputs = recording(x, keep_graph=True)  # stops after "1": Flatten never runs
+    ...     outputs = recording(x)  # stops after "1": Flatten never runs
     >>> outputs["0"].requires_grad, bool((outputs["0"] < 0).any())  # cloned before the ReLU
     (True, True)
     >>> recording.layouts(x)
     {'0': 'channels_first', '1': 'channels_first'}
     """
 
-    def __init__(self, model: nn.Module, layers: str | Sequence[str]) -> None:
+    def __init__(
+        self, model: nn.Module, layers: str | Sequence[str], *, keep_graph: bool = False
+    ) -> None:
         self.model = check_model(model)
+        self.keep_graph = keep_graph
         wanted = [layers] if isinstance(layers, str) else layers
         named = [key for key in wanted if key != ""] if isinstance(wanted, Sequence) else wanted
         self.keys = check_layers(model, named) if named else []
@@ -65,11 +79,18 @@ class Recording:
         parsed = [parse_key(key) for key in self.keys]
         self.names = list(dict.fromkeys(key.name for key in parsed))
         self._later_calls = any(key.call > 1 for key in parsed)
-        # What a recording with the graph hooks: whole module outputs, first calls only.
-        self._modules, nodes = resolve(model, self.names) if self.names else ([], [])
-        self._not_modules = [*nodes, *(k for k in self.keys if k not in self._modules)]
         self._layouts: dict[str, str] = {}
         self._layouts_at: tuple[int, ...] | None = None
+        if keep_graph:  # whole module outputs, first calls only
+            modules, nodes = resolve(model, self.names) if self.names else ([], [])
+            others = [*nodes, *(key for key in self.keys if key not in modules)]
+            if others:
+                raise RecordingError(
+                    f"{others[0]!r} is not a module name: with its graph, a recording keeps "
+                    "whole module outputs (list_layers(model) lists them)"
+                )
+        elif self.output:
+            raise RecordingError("the model's own output ('') is recorded with keep_graph=True")
 
     def layouts(self, x: Tensor) -> dict[str, str]:
         """The layout hint of every output (:func:`layouts`) at ``x``'s input size.
@@ -84,29 +105,15 @@ class Recording:
             self._layouts, self._layouts_at = layouts(self.model, found), size
         return self._layouts
 
-    def __call__(
-        self, x: Tensor, *, keep_graph: bool = False, network: nn.Module | None = None
-    ) -> dict[str, Tensor]:
-        """Run ``x`` and return ``{key: output}`` for every key asked for.
+    def __call__(self, x: Tensor, *, network: nn.Module | None = None) -> dict[str, Tensor]:
+        """Run ``x`` (a featviz batch ``[N, C, H, W]``; a clip: folded frames) and return
+        ``{key: output}`` for every key asked for.
 
-        Parameters
-        ----------
-        x : a featviz batch ``[N, C, H, W]`` (a clip: folded frames).
-        keep_graph : False: one :func:`capture` (CPU tensors, detached) that stops after the
-            last layer needed, unless a later call (``"name#2"``) is asked for. True: each
-            module's first call keeps its autograd graph; the forward stops after the last
-            layer needed; earlier outputs are cloned (a later in-place op would edit them),
-            the last is not. The model runs in inference mode; ``x`` must be on its device and
-            dtype, and the caller holds the model (``owner_for(model).using()``) with
-            gradients enabled, until it is done with the graph. Module
-            names only, each output one tensor (:class:`RecordingError` otherwise).
-        network : with ``keep_graph`` and only ``""`` asked for: run this stand-in for the
-            model instead (its batch-norm-folded twin, :func:`output_twin`).
+        ``network``: with ``keep_graph`` and only ``""`` asked for, run this stand-in for the
+        model instead (its batch-norm-folded twin, :func:`output_twin`).
         """
-        if keep_graph:
+        if self.keep_graph:
             return self._with_graph(x, network)
-        if self.output:
-            raise ValueError("the model's own output ('') is recorded with keep_graph=True only")
         acts = capture(self.model, x, self.names, stop_early=not self._later_calls)
         for key in self.keys:
             if key not in acts:
@@ -118,12 +125,7 @@ class Recording:
         return {key: acts[key] for key in self.keys}
 
     def _with_graph(self, x: Tensor, network: nn.Module | None) -> dict[str, Tensor]:
-        modules = self._modules
-        if self._not_modules:
-            raise RecordingError(
-                f"{self._not_modules[0]!r} is not a module name: with its graph, a recording "
-                "keeps whole module outputs (list_layers(model) lists them)"
-            )
+        modules = self.keys
         if network is not None and modules:
             raise ValueError("a stand-in network gives the model's output only, not its layers")
         owner = owner_for(self.model)

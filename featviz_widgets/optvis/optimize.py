@@ -172,7 +172,7 @@ class _Run:
         """The objective's layers on ``x``, with their layouts at this input size."""
         layouts = self.recording.layouts(x)
         network = None if model is self.owner.model else model
-        return LayerOutputs(self.recording(x, keep_graph=True, network=network), layouts)
+        return LayerOutputs(self.recording(x, network=network), layouts)
 
     def _fall_back(self, x: Tensor, error: Exception) -> None:
         """Feed the model a size it accepts from now on, or say which size to set."""
@@ -236,7 +236,7 @@ def _prepare(
     """Validate the target against the model and build the image (the caller holds the model)."""
     objective, keys = _resolve_target(target, settings.batch)
     # Checks the names (close-match hints) before any work.
-    recording = Recording(owner.model, objective.layers)
+    recording = Recording(owner.model, objective.layers, keep_graph=True)
     preset = PRESETS[settings.preset]
     channels = owner.input_channels or 3
     device = owner.device
