@@ -48,7 +48,7 @@ from ._outputs import Detections, detections, output_kind, segmentation_scores
 from ._recorder import CaptureKey, base_name, parse_key
 from ._recording import Recording, RecordingError
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
-from ._types import LayerInfo, is_keras
+from ._types import LayerInfo
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
 from .fused import output_twin
 from .owner import ModelBusy, ModelOwner, default_input_side, owner_for
@@ -74,7 +74,6 @@ __all__ = [
     "default_input_side",
     "detections",
     "input_channels",
-    "is_keras",
     "layouts",
     "list_layers",
     "list_nodes",

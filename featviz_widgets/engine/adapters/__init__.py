@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .._types import is_keras
 
-__all__ = ["Adapter", "adapter_for", "is_keras"]
+__all__ = ["Adapter", "adapter_for"]
 
 
 class Adapter(Protocol):
