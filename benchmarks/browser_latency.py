@@ -69,7 +69,7 @@ TARGET_MEDIAN_MS, TARGET_P95_MS = 150.0, 300.0
 WARMUP = 2
 CONTROLS = ("layer", "channel", "grid width", "normalization")
 # The controls' baseline, measured in the same run: the package as of the last commit before the
-# interactive picture (a plain ipywidgets Image). Issue 14 asks the controls to stay no slower;
+# interactive picture (a plain ipywidgets Image). The controls must stay no slower than that;
 # "no slower" allows 10% for the noise of a shared 2-core machine.
 BASELINE_REV = "74c8cc9"
 BASELINE_SLACK = 1.10

@@ -92,10 +92,13 @@ class _Seen:
 
 
 def _outputs(shapes: Mapping[str, Any] | Sequence[Any]) -> Iterable[tuple[str, str, tuple]]:
-    """(key, module name, shape) per output, from a capture dict or a ``list_layers`` result."""
+    """(key, module name, shape) per output, from a capture dict, a ``{key: shape}`` dict (a
+    survey's shapes) or a ``list_layers`` result."""
     if isinstance(shapes, Mapping):
         for key, value in shapes.items():
-            if hasattr(value, "shape"):
+            if isinstance(value, tuple):
+                yield key, KEY_SUFFIX.sub("", key), value
+            elif hasattr(value, "shape"):
                 yield key, KEY_SUFFIX.sub("", key), tuple(value.shape)
         return
     for info in shapes:

@@ -24,8 +24,7 @@ from torchvision.transforms import functional as F
 
 from ._images import load_clip, load_image, to_mode
 from ._processors import processor_preset
-from .engine._state import check_model
-from .engine.owner import owner_for
+from .engine import check_model, owner_for
 from .messages import Message, MessageTypeError, MessageValueError
 
 __all__ = [

@@ -64,8 +64,11 @@ ENGLISH: dict[str, str] = {
     # -- the model and its layers --------------------------------------------------------------
     "model_busy": "{job} is running: Cancel it or wait for it to finish, then try again",
     "unknown_layer": (
-        "unknown layer {name!r}.{close} list_layers(model) lists module names, list_nodes(model) "
-        "lists graph node names"
+        "unknown layer {name!r} for {model}.{close} list_layers(model) lists its layer names{note}"
+    ),
+    "unknown_layer_or_node": (
+        "unknown layer {name!r} for {model}.{close} list_layers(model) lists module names, "
+        "list_nodes(model) lists graph node names{note}"
     ),
     "layer_moved": "{asked} sees {field} pixels; showing {layer}, pick a layer to override",
     # -- images ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ export TORCH_HOME=${TORCH_HOME:-$ROOT/.torch_home}
 export PYTHONDONTWRITEBYTECODE=1
 # Busy-waiting OpenMP threads make torch 10-50x slower when the 2 cores are shared; sleep instead.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-# CI sweeps every torchvision classification model (issue 8); locally the fast subset is the default.
+# CI sweeps every torchvision classification model; locally the fast subset is the default.
 if [ "${CI:-}" = "true" ]; then export FEATVIZ_SWEEP=${FEATVIZ_SWEEP:-full}; fi
 
 # The browser layer needs Debian's chromium; install it when missing (as root), fail otherwise.

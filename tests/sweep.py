@@ -20,7 +20,7 @@ from PIL import Image
 from support import assert_model_unchanged, model_state
 
 from featviz_widgets import layout, render
-from featviz_widgets.engine import capture, list_layers, owner_for
+from featviz_widgets.engine import capture, layouts, list_layers, owner_for
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets import LayerExplorer
 
@@ -105,10 +105,7 @@ def survey_and_draw(model: torch.nn.Module, side: int) -> tuple[list, list, str]
     acts = capture(model, example(side), ran, stop_early=False)
     assert all(any(k == n or k.startswith((f"{n}#", f"{n}[")) for k in acts) for n in ran)
     # The layouts the framework declares (Keras: channels last), else torch's inferred ones.
-    declared = owner_for(model).adapter.declared_layouts(
-        {k: tuple(t.shape) for k, t in acts.items()}
-    )
-    hints = declared if declared is not None else layout.layout_hints(model, acts)
+    hints = layouts(model, {key: tuple(t.shape) for key, t in acts.items()})
     views = render_every_layer(acts, hints)
     middle = middle_layer(views, hints, {key: tuple(t.shape) for key, t in acts.items()})
     del acts

@@ -16,7 +16,7 @@ every classifier (``logits`` of the ``ModelOutput``).
 Keras 3 (torch backend): every builder of ``keras.applications`` (``tests/zoo.py``), random weights,
 64 px where the application allows it, 10 classes, the same path as timm, plus Keras' own state
 check (every variable bit-identical, ``trainable`` flags, no wrapped ``call`` left); without
-``FEATVIZ_SWEEP=full`` the five of the issue's list (ResNet50, VGG16, MobileNetV2, EfficientNetB0,
+``FEATVIZ_SWEEP=full`` five widely used ones (ResNet50, VGG16, MobileNetV2, EfficientNetB0,
 ConvNeXtTiny).
 
 Detection and segmentation (``tests/sweep_detection.py``): every builder of

@@ -21,10 +21,6 @@ ENGINE_MODULES = [
     "featviz_widgets.lab.patterns",
     "featviz_widgets.lab.tiny_cnn",
     "featviz_widgets.lab.samples",
-    # the old paths of the lab modules, kept as aliases
-    "featviz_widgets.datasets",
-    "featviz_widgets.models",
-    "featviz_widgets.samples",
 ]
 
 
@@ -197,7 +193,7 @@ ALLOWED_IMPORTS = {
     "_images": {"messages"},
     "_processors": set(),
     "_layout_rules": set(),
-    "engine": {"layout", "_text", "messages"},
+    "engine": {"layout", "_layout_rules", "_text", "messages"},
     "inputs": {"engine", "_processors", "_images", "_text", "messages"},
     "layout": {"_layout_rules", "_text"},
     "render": {"_text", "messages"},
@@ -206,9 +202,6 @@ ALLOWED_IMPORTS = {
     "widgets": {"engine", "optvis", "examples", "render", "inputs", "layout", "_text", "messages"},
     "attribution": {"engine", "inputs", "render", "_text", "messages"},
     "lab": {"inputs", "_text"},
-    "datasets": {"lab"},
-    "models": {"lab"},
-    "samples": {"lab"},
 }
 
 
@@ -247,5 +240,183 @@ def test_imports_follow_the_readme_arrows() -> None:
     readme = (root.parent / "README.md").read_text()
     for unit, targets in ALLOWED_IMPORTS.items():
         for target in targets - {"_text", "messages"}:
-            if unit not in {"datasets", "models", "samples"}:
-                assert f"`{unit} -> {target}`" in readme, f"README lacks {unit} -> {target}"
+            assert f"`{unit} -> {target}`" in readme, f"README lacks {unit} -> {target}"
+
+
+def _calls_on_an_adapter(root: Path) -> dict[str, list[int]]:
+    """Files (relative paths) that call ``<adapter>.forward(...)`` or ``<adapter>.watch(...)``:
+    an attribute call named forward/watch on anything spelled with "adapter"."""
+    found: dict[str, list[int]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"forward", "watch"}
+                and "adapter" in ast.unparse(node.func.value).lower()
+            ):
+                found.setdefault(path.relative_to(root).as_posix(), []).append(node.lineno)
+    return found
+
+
+def test_only_the_engine_runs_a_model_through_its_adapter() -> None:
+    """Outside ``engine/`` a model runs through engine functions (capture, Recording...), which
+    hold the model's owner and name its outputs; never through ``adapter.forward``/``watch``."""
+    found = _calls_on_an_adapter(Path(featviz_widgets.__file__).parent)
+    assert found, "the engine itself calls its adapters: the detector found none"
+    outside = {path: lines for path, lines in found.items() if not path.startswith("engine/")}
+    assert not outside, outside
+
+
+def test_the_detector_sees_an_adapter_call_outside_the_engine(tmp_path) -> None:
+    (tmp_path / "optvis").mkdir()
+    (tmp_path / "optvis" / "x.py").write_text(
+        "def f(owner, m, x):\n"
+        "    with owner.adapter.watch(m, ['a'], print):\n"
+        "        return owner.adapter.forward(m, x)\n"
+        "def g(layer, x):\n"
+        "    return layer.forward(x)\n"  # not an adapter: allowed
+    )
+    assert _calls_on_an_adapter(tmp_path) == {"optvis/x.py": [2, 3]}
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Name | ast.Attribute) and ast.unparse(test).endswith(
+        "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, at module level or inside functions and classes, except those
+    under ``if TYPE_CHECKING:`` (they never run)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif _type_checking_only(node):
+            stack.extend(node.orelse)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (``from . import x`` names module ``x``; a
+    name imported from a package is an import of the package's ``__init__``)."""
+    package = root.name
+    modules = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [package, *path.relative_to(root).with_suffix("").parts]
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in _imports(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                wanted = [alias.name for alias in node.names]
+            else:
+                pieces = here.split(".")
+                base = pieces[: len(pieces) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                wanted = [
+                    f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
+                    for alias in node.names
+                ]
+            for target in wanted:
+                while target and target not in modules:  # "a.b.c" names module "a.b" at least
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as ``[a, b, ..., a]``, or None (depth-first search)."""
+    state: dict[str, str] = {}  # "open" while on the path, "done" after
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        state[node] = "done"
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """Function-level imports count too: they only postpone a cycle until the call."""
+    graph = import_graph(Path(featviz_widgets.__file__).parent)
+    assert "featviz_widgets.engine._types" in graph["featviz_widgets.engine._state"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_cycle_finder_sees_a_cycle_hidden_in_a_function(tmp_path) -> None:
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "sub" / "__init__.py").write_text("from .a import f\n")
+    (root / "sub" / "a.py").write_text("from .. import leaf\ndef f():\n    from . import b\n")
+    (root / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\nfrom .a import f\n")
+    (root / "leaf.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.sub import a\n"
+    )
+    graph = import_graph(root)
+    assert graph["pkg.sub.a"] == {"pkg.leaf", "pkg.sub.b"}
+    assert graph["pkg.leaf"] == set()  # TYPE_CHECKING imports never run
+    assert find_cycle(graph) == ["pkg.sub.a", "pkg.sub.b", "pkg.sub.a"]
+    (root / "sub" / "b.py").write_text("x = 1\n")
+    assert find_cycle(import_graph(root)) is None
+
+
+def _private_engine_imports(root: Path) -> dict[str, list[str]]:
+    """Files outside ``engine/`` that import a private engine module or name (a leading
+    underscore: ``engine._recorder``, ``from ..engine import _x``)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("engine/"):
+            continue
+        here = [root.name, *path.relative_to(root).parts[:-1]]
+        for node in _imports(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                base = here[: len(here) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names = [f"{module}.{alias.name}" for alias in node.names]
+            for name in names:
+                pieces = name.split(".")
+                if pieces[:2] == [root.name, "engine"] and any(p.startswith("_") for p in pieces):
+                    found.setdefault(relative, []).append(name)
+    return {relative: sorted(names) for relative, names in found.items()}
+
+
+def test_nothing_outside_the_engine_imports_its_private_names(tmp_path) -> None:
+    root = Path(featviz_widgets.__file__).parent
+    assert _private_engine_imports(root) == {}
+    fake = tmp_path / "featviz_widgets"
+    (fake / "optvis").mkdir(parents=True)
+    (fake / "optvis" / "x.py").write_text(
+        "from ..engine._recorder import StopForward\nfrom ..engine import Recording, _fx\n"
+    )
+    assert _private_engine_imports(fake) == {
+        "optvis/x.py": [
+            "featviz_widgets.engine._fx",
+            "featviz_widgets.engine._recorder.StopForward",
+        ]
+    }

@@ -12,13 +12,21 @@ The framework is the owner's business: ``owner_for(model).adapter`` (``adapters.
 ``nn.Module``, ``adapters.keras`` for Keras 3 models on the torch backend) lists layers, records
 outputs, feeds inputs in the model's layout and reads kernels in torch's layout.
 
-Submodules: ``adapters`` (torch, keras), ``_capture`` (list_layers, list_nodes, capture, survey,
-survey_nodes), ``_context`` (Capture), ``_recorder`` (the one hook mechanism and the
-output-naming grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size, class names and scores a model
-declares, the image list a detection model takes), ``_outputs`` (what an output holds: class
-scores, detected boxes, a segmentation), ``owner`` (ModelOwner), ``budget`` (the memory budget),
-``receptive`` (how much of the image a layer sees), ``attribution`` (gradients of a class
-or channel: the CAM family on a layer's maps, Captum's input-space methods).
+Code that runs a model many times records through :class:`Recording` (activation maximization
+with the autograd graph, dataset examples batch after batch); the layout of every output comes
+from :func:`layouts`, layer names are checked by :func:`check_layers` (one unknown-layer error,
+:func:`unknown_layer_error`), and the image side to feed a model by :func:`default_input_side`.
+
+Submodules: ``adapters`` (torch, keras), ``_types`` (LayerInfo, is_keras: the leaf every other
+module may import), ``_capture`` (list_layers, list_nodes, capture, survey, survey_nodes),
+``_names`` (the layer-name check and its error), ``_context`` (Capture), ``_recording``
+(Recording), ``_layouts`` (layouts), ``_recorder`` (the one hook mechanism and the output-naming
+grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size,
+class names and scores a model declares, the image list a detection model takes), ``_outputs``
+(what an output holds: class scores, detected boxes, a segmentation), ``owner`` (ModelOwner),
+``budget`` (the memory budget), ``fused`` (the batch-norm-folded twin), ``receptive`` (how much
+of the image a layer sees), ``attribution`` (gradients of a class or channel: the CAM family
+on a layer's maps, Captum's input-space methods).
 
 Examples
 --------
@@ -32,23 +40,20 @@ Examples
 
 from __future__ import annotations
 
-from ._capture import (
-    LayerInfo,
-    Survey,
-    capture,
-    list_layers,
-    list_nodes,
-    survey,
-    survey_nodes,
-)
+from ._capture import Survey, capture, list_layers, list_nodes, survey, survey_nodes
 from ._context import Capture
 from ._facts import class_scores
+from ._layouts import layouts
+from ._names import check_layers, unknown_layer_error
 from ._outputs import Detections, detections, output_kind, segmentation_scores
 from ._recorder import CaptureKey, base_name, parse_key
+from ._recording import Recording, RecordingError
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from ._types import LayerInfo
 from .attribution import ATTRIBUTION_METHODS, AttributionMaps, attribution_maps
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
-from .owner import ModelBusy, ModelOwner, owner_for
+from .fused import output_twin
+from .owner import ModelBusy, ModelOwner, default_input_side, owner_for
 from .receptive import ReceptiveField, receptive_field
 
 __all__ = [
@@ -62,14 +67,19 @@ __all__ = [
     "ModelBusy",
     "ModelOwner",
     "ReceptiveField",
+    "Recording",
+    "RecordingError",
     "Survey",
     "attribution_maps",
     "base_name",
     "capture",
+    "check_layers",
     "check_model",
     "class_scores",
+    "default_input_side",
     "detections",
     "input_channels",
+    "layouts",
     "list_layers",
     "list_nodes",
     "memory_budget",
@@ -77,6 +87,7 @@ __all__ = [
     "model_device",
     "model_dtype",
     "output_kind",
+    "output_twin",
     "owner_for",
     "parse_key",
     "preserved_state",
@@ -85,4 +96,5 @@ __all__ = [
     "set_memory_budget",
     "survey",
     "survey_nodes",
+    "unknown_layer_error",
 ]

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._text import did_you_mean
 from . import _fx
+from ._names import node_names, resolve
 from ._recorder import (
     Recorder,
     ShapeRecorder,
@@ -27,6 +27,7 @@ from ._recorder import (
     parse_key,
 )
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
+from ._types import LayerInfo
 from .owner import owner_for
 
 __all__ = [
@@ -42,29 +43,6 @@ __all__ = [
     "survey",
     "survey_nodes",
 ]
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One named submodule, as :func:`list_layers` reports it.
-
-    Attributes
-    ----------
-    name : dotted ``named_modules`` name, the key every API accepts.
-    type : class name, e.g. ``"Conv2d"``.
-    num_params : parameters of this module including its children.
-    shapes : output tensor shape(s) of its first call (batch dim included) when an example
-        ran, else None (also None when it never ran).
-    is_conv : whether it is a 1-D/2-D/3-D (transposed) convolution.
-    calls : times it ran in the example forward (0 without an example).
-    """
-
-    name: str
-    type: str
-    num_params: int
-    shapes: tuple[tuple[int, ...], ...] | None
-    is_conv: bool
-    calls: int
 
 
 def list_layers(model: nn.Module, example: Tensor | None = None) -> list[LayerInfo]:
@@ -151,7 +129,7 @@ def survey_nodes(model: nn.Module, x: Tensor) -> dict[str, tuple[int, ...]]:
     """
     check_model(model)
     _check_input(x)
-    names = _node_names(model)
+    names = node_names(model)
     shapes: dict[str, tuple[int, ...]] = {}
 
     def store(name: str, value: Any) -> None:
@@ -177,7 +155,7 @@ def list_nodes(model: nn.Module) -> list[str]:
     ['input', '0', '1']
     """
     check_model(model)
-    return _node_names(model)
+    return node_names(model)
 
 
 def capture(
@@ -212,7 +190,7 @@ def capture(
     """
     check_model(model)
     _check_input(x)
-    modules, nodes = _resolve(model, layers)
+    modules, nodes = resolve(model, layers)
     what = _describe(model, [*modules, *nodes] if layers is not None else None)
     acts: dict[str, Tensor] = {}
     adapter = owner_for(model).adapter
@@ -347,17 +325,6 @@ def _model_input(model: nn.Module, x: Tensor) -> Tensor:
     return owner_for(model).adapter.model_input(model, x)
 
 
-def _node_names(model: nn.Module) -> list[str]:
-    """FX graph node names; ValueError for a framework torch.fx cannot trace (Keras)."""
-    adapter = owner_for(model).adapter
-    if not adapter.traceable:
-        raise _fx.TraceError(
-            f"{type(model).__name__} is a {adapter.framework} model: it has no torch.fx graph "
-            "nodes; its layer names (list_layers) are what capture accepts"
-        )
-    return _fx.node_names(model)
-
-
 # -- names -----------------------------------------------------------------------------------
 
 
@@ -367,53 +334,6 @@ def _check_input(x: object) -> None:
             f"x must be a torch.Tensor batch, got {type(x).__name__}; turn an image into one "
             "with featviz_widgets.prepare_image(img, model).batch"
         )
-
-
-def _as_names(layers: str | Sequence[str] | None) -> list[str] | None:
-    if layers is None:
-        return None
-    if isinstance(layers, str):
-        layers = [layers]
-    if not isinstance(layers, Sequence) or not all(isinstance(n, str) for n in layers):
-        raise TypeError("layers must be a layer name, a sequence of names, or None for all")
-    if not layers:
-        raise ValueError("layers is empty: pass None for every module, or at least one name")
-    return list(dict.fromkeys(layers))  # drop repeats, keep order
-
-
-def _resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """Split ``layers`` into module names and FX node names; ValueError for unknown ones."""
-    names = _as_names(layers)
-    modules = owner_for(model).adapter.names(model)
-    if names is None:
-        return modules, []
-    known = set(modules)
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        try:
-            graph = set(_node_names(model))
-            trace_note = ""
-        except _fx.TraceError as err:
-            if not owner_for(model).adapter.traceable:  # no graph nodes to mention at all
-                hint = did_you_mean(unknown[0], modules)
-                raise ValueError(
-                    f"unknown layer {unknown[0]!r} for {type(model).__name__}.{hint} "
-                    "list_layers(model) lists its layer names"
-                ) from None
-            graph, trace_note = set(), f" (graph node names are unavailable: {err})"
-        for name in unknown:
-            if name not in graph:
-                raise _unknown_layer(model, name, [*modules, *sorted(graph)], trace_note)
-    return [n for n in names if n in known], unknown
-
-
-def _unknown_layer(model: nn.Module, name: str, candidates: list[str], note: str) -> ValueError:
-    # A module is usually a graph node of the same name too: did_you_mean names each once.
-    hint = did_you_mean(name, candidates)
-    return ValueError(
-        f"unknown layer {name!r} for {type(model).__name__}.{hint} list_layers(model) lists "
-        f"module names, list_nodes(model) lists graph node names{note}"
-    )
 
 
 def _describe(model: nn.Module, names: list[str] | None) -> str:

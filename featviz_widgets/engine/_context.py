@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ._capture import _resolve
+from ._names import resolve
 from ._recorder import Recorder, StopForward
 from ._state import check_model
 from .owner import owner_for
@@ -44,7 +44,7 @@ class Capture:
         to_cpu: bool = True,
     ) -> None:
         self.model = check_model(model)
-        modules, nodes = _resolve(model, layers)
+        modules, nodes = resolve(model, layers)
         if nodes:
             raise ValueError(
                 f"{nodes[0]!r} is a graph node, not a module: Capture hooks modules only; "

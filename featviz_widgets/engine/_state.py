@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
-from .adapters import is_keras
+from ._types import is_keras
 
 
 def check_model(model: object) -> nn.Module:

@@ -8,7 +8,8 @@ activation each way); the twin skips them, ~1.6x faster per step at 224 px, same
 Only for work that reads the model's final output (class pictures): inside the twin a convolution
 already includes its batch norm, so an intermediate layer would not be what its name says. The twin
 is a copy, cached in the model's owner and rebuilt when any parameter or buffer of the model
-changes (a new tensor or an in-place update); a model torch.fx cannot trace has none (None).
+changes (a new tensor or an in-place update); a model torch.fx cannot trace (or a framework without
+torch.fx graphs, such as Keras) has none (None).
 
 Examples
 --------
@@ -43,7 +44,9 @@ def output_twin(model: nn.Module) -> nn.Module | None:
     cached = owner.memo.get(("output_twin",))
     if cached is not None and cached[0] == key:
         return cached[1]
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if not owner.adapter.traceable:
+        twin = None  # no torch.fx graph to fold
+    elif not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         twin = None  # nothing to fold: the model itself is as fast
     else:
         try:

@@ -316,3 +316,21 @@ def owner_for(model: nn.Module) -> ModelOwner:
         if owner is None:
             owner = _OWNERS[model] = ModelOwner(model)
         return owner
+
+
+def default_input_side(model: nn.Module, size: int | None = None) -> int:
+    """The side of the square image to feed ``model`` when the caller names none.
+
+    ``size`` when given; else the side the model prefers (:meth:`ModelOwner.preferred_side`: its
+    fixed square input size, or the short side a detection model resizes to); else 224, the
+    size most ImageNet models were trained at. The explorer and dataset examples both use it.
+
+    Examples
+    --------
+    >>> default_input_side(nn.Conv2d(3, 4, 3)), default_input_side(nn.Conv2d(3, 4, 3), 64)
+    (224, 64)
+    """
+    if size is not None:
+        return size
+    return owner_for(model).preferred_side() or 224
+

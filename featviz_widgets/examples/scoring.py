@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import layout
-from .._text import did_you_mean
-from ..engine import capture, list_layers, list_nodes, owner_for, parse_key, survey
+from ..engine import Recording, owner_for
 
-__all__ = ["BatchScorer", "LayerScores", "check_layers", "layer_scores"]
+__all__ = ["BatchScorer", "LayerScores", "layer_scores"]
 
 
 @dataclass(frozen=True)
@@ -100,71 +98,23 @@ def _as_is(maps: np.ndarray, item: np.ndarray) -> bool:
     )
 
 
-def check_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
-    """The capture keys asked for, checked against the model's modules and graph nodes.
-
-    A key is a module name (``list_layers``), a graph node (``list_nodes``), or either with a
-    capture-key suffix for one part of a tuple output or a later call (``"attn[0]"``, ``"relu#2"``).
-    """
-    if isinstance(layers, str):
-        layers = [layers]
-    if (
-        not isinstance(layers, Sequence)
-        or not layers
-        or not all(isinstance(n, str) for n in layers)
-    ):
-        raise TypeError("layers must be a layer name or a non-empty list of names")
-    keys = list(dict.fromkeys(layers))
-    known = {info.name for info in list_layers(model)}
-    for key in keys:
-        name = parse_key(key).name
-        if name in known:
-            continue
-        try:
-            nodes = list_nodes(model)
-        except ValueError:
-            nodes = []
-        if name not in nodes:
-            raise ValueError(
-                f"unknown layer {name!r} for {type(model).__name__}."
-                f"{did_you_mean(name, [*known, *nodes])} list_layers(model) lists module names, "
-                "list_nodes(model) graph node names"
-            )
-    return keys
-
-
 class BatchScorer:
-    """Runs batches through ``model`` (stop-early capture) and scores the requested layers.
+    """Records the requested layers of batch after batch and scores them.
 
-    The layout of each layer comes from one shapes-only ``survey`` of the first batch's first
-    image, as in the explorer. Every forward is the engine's ``capture``, which holds the model's
-    lock (``owner_for(model).using()``) and restores its state.
+    One engine :class:`~featviz_widgets.engine.Recording`: each forward is a stop-early capture
+    that holds the model's lock and restores its state, and each layer is read with the layout
+    the explorer gives it (one shapes-only survey of the first image).
     """
 
     def __init__(self, model: nn.Module, keys: Sequence[str]) -> None:
         self.model = model
         self.keys = list(keys)
-        parsed = [parse_key(key) for key in self.keys]
-        self._names = list(dict.fromkeys(key.name for key in parsed))
-        self._stop_early = all(key.call == 1 for key in parsed)
-        self._hints: dict[str, str] | None = None
+        self._recording = Recording(model, self.keys)
 
     def score(self, batch: torch.Tensor) -> dict[str, LayerScores]:
         """``{key: LayerScores}`` for one ``[N, C, H, W]`` batch."""
         # A video model ranks dataset photos as still clips (the owner's one recipe for it).
         batch = owner_for(self.model).still_clips(batch)
-        if self._hints is None:
-            found = survey(self.model, batch[:1], what="the layer layouts for top_examples")
-            shaped = {key: SimpleNamespace(shape=shape) for key, shape in found.shapes.items()}
-            self._hints = layout.layout_hints(self.model, shaped)
-        acts = capture(self.model, batch, self._names, stop_early=self._stop_early)
-        scores = {}
-        for key in self.keys:
-            if key not in acts:
-                parts = [k for k in acts if parse_key(k).name == parse_key(key).name]
-                raise ValueError(
-                    f"{key!r} is not an output of the forward: its layer gave {parts or 'nothing'}"
-                    " (a tuple output names its parts 'name[0]'; a second call 'name#2')"
-                )
-            scores[key] = layer_scores(acts[key], layout.hint_for(self._hints, key))
-        return scores
+        hints = self._recording.layouts(batch)
+        acts = self._recording(batch)
+        return {key: layer_scores(acts[key], layout.hint_for(hints, key)) for key in self.keys}

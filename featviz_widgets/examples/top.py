@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ..engine import check_model, owner_for
+from ..engine import check_layers, check_model, default_input_side
 from ..inputs import preprocessing
 from .fingerprint import fingerprint, images_digest, model_digest
 from .job import CancelEvent, Job, ProgressCallback
 from .local import run_local
 from .ray_runner import RayEngine, import_ray, run_ray
 from .result import Examples
-from .scoring import check_layers
 from .sources import Stream, open_source
 from .state import RunState
 
@@ -58,7 +57,9 @@ def top_examples(
     k : images kept per channel.
     batch_size : images per forward.
     size : resize then centre-crop to ``size`` (the explorer's preprocessing); default: the
-        model's own fixed input size if it declares one (ViT), else 224. Unused with ``weights``.
+        side the explorer feeds the model (``engine.default_input_side``: its own fixed input
+        size if it declares one, as a ViT does; a detection model's short side; else 224).
+        Unused with ``weights``.
     weights : a torchvision weights enum member: its ``transforms()`` preprocess the images.
     preprocess : a Keras-style function of ``[1, H, W, C]`` 0..255 pixels used instead of a
         mean/std normalization (``keras.applications.resnet.preprocess_input``), as for the
@@ -95,7 +96,7 @@ def top_examples(
     ray_settings = _engine(engine)
     keys = check_layers(model, layers)
     recipe = preprocessing(
-        model, weights=weights, size=_size(model, size, weights), preprocess=preprocess
+        model, weights=weights, size=default_input_side(model, size), preprocess=preprocess
     )
     source = open_source(images)
     if ray_settings is not None and isinstance(source, Stream):
@@ -152,13 +153,6 @@ def _engine(engine: str | RayEngine) -> RayEngine | None:
         import_ray()
         return RayEngine()
     raise ValueError(f"engine must be 'local', 'ray' or a RayEngine(...), got {engine!r}")
-
-
-def _size(model: nn.Module, size: int | None, weights: Any) -> int:
-    if size is not None or weights is not None:
-        return 224 if size is None else size
-    fixed = owner_for(model).fixed_input_size()
-    return fixed[0] if fixed is not None and fixed[0] == fixed[1] else 224
 
 
 def _starting_point(

@@ -15,13 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# IMAGENET_MEAN / IMAGENET_STD are re-exported: they were public here before inputs.py owned them.
-from featviz_widgets.inputs import IMAGENET_MEAN, IMAGENET_STD, normalization
+from featviz_widgets.inputs import normalization
 from featviz_widgets.lab.patterns import PatternDataset
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "TinyCNN",
     "TrainHistory",
     "evaluate",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Protocol
 
 import numpy as np
@@ -22,10 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..engine import Capture, ModelOwner, check_model, class_scores, owner_for, survey
-from ..engine._recorder import StopForward
+from ..engine import (
+    ModelOwner,
+    Recording,
+    RecordingError,
+    check_model,
+    output_twin,
+    owner_for,
+)
 from ..inputs import normalization
-from ..layout import layout_hints
 from . import clips as _clips
 from . import params as _params
 from .objectives import OUTPUT, LayerOutputs, Objective, channel
@@ -44,58 +48,6 @@ class _Event(Protocol):
 
 
 OnStep = Callable[[int, float, "np.ndarray | None"], None]
-
-
-class _LayerError(ValueError):
-    """The objective's layers cannot give it what it needs (not a problem of the input size)."""
-
-
-class _LayerForward:
-    """One forward that keeps the first output of each of the objective's layers, with its graph.
-
-    ``""`` (``OUTPUT``) is recorded like any layer: the engine's hooks name the model itself so.
-    The layouts (channels-last, tokens, windows) come from a shapes-only ``survey`` before the
-    first forward, and are handed to the objective with the outputs as ``LayerOutputs``.
-    """
-
-    def __init__(self, layers: Sequence[str]) -> None:
-        self.names = list(dict.fromkeys(layers))
-        self.layouts: dict[str, str] | None = None if set(self.names) - {OUTPUT} else {}
-
-    def __call__(self, owner: ModelOwner, model: nn.Module, x: Tensor) -> LayerOutputs:
-        adapter = owner.adapter
-        if self.layouts is None:
-            shapes = survey(model, x.detach(), what="the layer layouts for maximize").shapes
-            declared = adapter.declared_layouts(shapes)
-            sized = {key: SimpleNamespace(shape=shape) for key, shape in shapes.items()}
-            self.layouts = declared if declared is not None else layout_hints(model, sized)
-        acts: dict[str, Tensor] = {}
-        with adapter.watch(model, self.names, lambda name, out: self._record(acts, name, out)):
-            try:
-                adapter.forward(model, x, copy=False)
-            except StopForward:  # every layer ran: the forward went no further than needed
-                return LayerOutputs(acts, self.layouts)
-        missing = [name for name in self.names if name not in acts]
-        if missing:
-            raise _LayerError(f"layer {missing[0]!r} never ran in the forward")
-        return LayerOutputs(acts, self.layouts)
-
-    def _record(self, acts: dict[str, Tensor], name: str, output: object) -> None:
-        if name in acts:  # a module that runs twice: its first call is the one scored
-            return
-        if name == OUTPUT:  # class scores: the output itself, or its `logits` (ModelOutput)
-            output = class_scores(output) if class_scores(output) is not None else output
-        if not isinstance(output, Tensor):
-            if name == OUTPUT:
-                raise _LayerError(
-                    f"the model returns {type(output).__name__}, not a tensor of logits"
-                )
-            raise _LayerError(f"layer {name!r} returns {type(output).__name__}, not one tensor")
-        last = len(acts) + 1 == len(self.names)
-        # Earlier outputs are copied: a later in-place op (ReLU(inplace=True)) would edit them.
-        acts[name] = output if last else output.clone()
-        if last:
-            raise StopForward
 
 
 def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[int]]:
@@ -155,7 +107,8 @@ class _Run:
 
     owner: ModelOwner
     objective: Objective
-    forward: _LayerForward
+    # The objective's layers (and the model's output), recorded with their graph every step.
+    recording: Recording
     params: list[Tensor]
     # The image before the preset's squash (a sigmoid to [0, 1] for lucid; none for classic).
     raw_fn: _params.ImageFn
@@ -200,20 +153,26 @@ class _Run:
         raw = self.raw_fn()
         x = self.model_input(raw)
         try:
-            acts = self.forward(self.owner, model, x)
-        except _LayerError:
+            acts = self._record(model, x)
+        except RecordingError:
             raise
         except Exception as error:  # the model's own error: perhaps it takes one size only
             if self.size_checked or self.input_size is not None:
                 raise
             self._fall_back(x, error)
-            acts = self.forward(self.owner, model, self.model_input(raw))
+            acts = self._record(model, self.model_input(raw))
         self.size_checked = True
         value = self.objective(acts)
         total = value
         if self.preset.headroom is not None:
             total = value - self.preset.restraint * _params.saturation(raw, self.preset.headroom)
         return float(value.detach()), torch.autograd.grad(total, self.params)
+
+    def _record(self, model: nn.Module, x: Tensor) -> LayerOutputs:
+        """The objective's layers on ``x``, with their layouts at this input size."""
+        layouts = self.recording.layouts(x)
+        network = None if model is self.owner.model else model
+        return LayerOutputs(self.recording(x, network=network), layouts)
 
     def _fall_back(self, x: Tensor, error: Exception) -> None:
         """Feed the model a size it accepts from now on, or say which size to set."""
@@ -227,7 +186,6 @@ class _Run:
             if refused is None:
                 self.input_size = (size, size)
                 self.transform = _transforms(self.settings, self.input_size)
-                self.forward = _LayerForward(self.objective.layers)  # layouts at the new size
                 return
             tried.append(f"{size} x {size} ({refused})")
         raise ValueError(
@@ -277,9 +235,8 @@ def _prepare(
 ) -> _Run:
     """Validate the target against the model and build the image (the caller holds the model)."""
     objective, keys = _resolve_target(target, settings.batch)
-    hooked = [name for name in objective.layers if name != OUTPUT]
-    if hooked:
-        Capture(owner.model, hooked)  # validates the names (close-match hints) before any work
+    # Checks the names (close-match hints) before any work.
+    recording = Recording(owner.model, objective.layers, keep_graph=True)
     preset = PRESETS[settings.preset]
     channels = owner.input_channels or 3
     device = owner.device
@@ -293,11 +250,11 @@ def _prepare(
         mean, std = mean.repeat(1, frames, 1, 1), std.repeat(1, frames, 1, 1)
     # Class pictures read the output only: the folded twin gives the same logits ~1.6x faster.
     only_output = set(objective.layers) == {OUTPUT}
-    network = owner.adapter.output_twin(owner.model) if only_output else None
+    network = output_twin(owner.model) if only_output else None
     return _Run(
         owner=owner,
         objective=objective,
-        forward=_LayerForward(objective.layers),
+        recording=recording,
         params=params,
         raw_fn=raw_fn,
         transform=_transforms(settings, input_size),

@@ -21,14 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from featviz_widgets import inputs, layout
-from featviz_widgets._text import did_you_mean
 from featviz_widgets.engine import (
     BudgetCache,
     LayerInfo,
@@ -36,6 +35,8 @@ from featviz_widgets.engine import (
     capture,
     check_model,
     class_scores,
+    default_input_side,
+    layouts,
     list_layers,
     list_nodes,
     memory_budget,
@@ -43,6 +44,7 @@ from featviz_widgets.engine import (
     parse_key,
     survey,
     survey_nodes,
+    unknown_layer_error,
 )
 from featviz_widgets.engine import owner as model_owner
 from featviz_widgets.widgets._frames import clip_refused
@@ -51,12 +53,6 @@ from featviz_widgets.widgets.strings import say, text
 
 # At most this share of the memory budget goes to layers captured ahead of the user's clicks.
 PREFETCH_SHARE = 0.25
-
-
-class _Shaped(NamedTuple):
-    """A shape standing in for a tensor where only ``.shape`` is read (``layout_hints``)."""
-
-    shape: tuple[int, ...]
 
 
 class ExplorerData:
@@ -98,12 +94,12 @@ class ExplorerData:
         self.preprocess = preprocess
         self.clip = clip
         self._input_note: str | None = None
-        self.size = _input_side(self.owner, size)
+        self.size = default_input_side(model, size)
         self.device = _check_device(self.owner.device, device)
         self.categories = _categories(weights, labels) or self.owner.class_names()
         with self.using():
             self.infos = {info.name: info for info in list_layers(model)}  # no forward
-        self.restrict = _check_restrict(layers, self.infos)
+        self.restrict = _check_restrict(model, layers, self.infos)
         self._cache = BudgetCache()
         self._nodes: list[str] | None = None
         self.node_shapes: dict[str, tuple[int, ...]] | None = None
@@ -137,12 +133,7 @@ class ExplorerData:
         self.prepared = prepared
         self.shapes = shapes
         # Every output's shape, restricted or not: the rules read the outputs before each layer.
-        declared = self.owner.adapter.declared_layouts(found.shapes)
-        self.hints = (
-            declared
-            if declared is not None
-            else layout.layout_hints(self.model, {k: _Shaped(s) for k, s in found.shapes.items()})
-        )
+        self.hints = layouts(self.model, found)
         self.output = found.output
         self.node_shapes = None
         self._cache.clear()
@@ -343,14 +334,6 @@ def _check_device(model_dev: torch.device, device: str | torch.device | None) ->
     return model_dev
 
 
-def _input_side(owner: model_owner.ModelOwner, size: int | None) -> int:
-    """``size``, else the side the model prefers (its square input size, or the short side a
-    detection model resizes to), else 224."""
-    if size is not None:
-        return size
-    return owner.preferred_side() or 224
-
-
 def _categories(weights: Any, labels: Sequence[str] | None) -> list[str] | None:
     if labels is not None:
         if isinstance(labels, str) or not isinstance(labels, Sequence):
@@ -364,7 +347,9 @@ def _categories(weights: Any, labels: Sequence[str] | None) -> list[str] | None:
     return None
 
 
-def _check_restrict(layers: Sequence[str] | None, infos: dict[str, LayerInfo]) -> list[str] | None:
+def _check_restrict(
+    model: nn.Module, layers: Sequence[str] | None, infos: dict[str, LayerInfo]
+) -> list[str] | None:
     if layers is None:
         return None
     if isinstance(layers, str):
@@ -373,7 +358,6 @@ def _check_restrict(layers: Sequence[str] | None, infos: dict[str, LayerInfo]) -
     if not names:
         raise ValueError("layers= is empty: pass None for every layer, or a list of names")
     for name in names:
-        if name not in infos:
-            hint = did_you_mean(name, list(infos))
-            raise ValueError(f"unknown layer {name!r} in layers=.{hint} Use list_layers(model).")
+        if name not in infos:  # module names only: layers= lists what the dropdown offers
+            raise unknown_layer_error(model, name, list(infos))
     return names

@@ -1,4 +1,4 @@
-"""Point and click on the explorer's pictures, in JupyterLab and in Notebook 7 (issue 14).
+"""Point and click on the explorer's pictures, in JupyterLab and in Notebook 7.
 
 The quickstart notebook runs with one more cell, a second explorer with ``lang="zh"``; one server,
 one page and one Run All per front end. The tests hover and click the feature-map grid as a user
@@ -55,7 +55,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 NOTEBOOK = "01_quickstart.ipynb"
 ZH_CELL = 'explorer_zh = LayerExplorer(model, photo, weights=weights, lang="zh")\nexplorer_zh'
-HOVER_LIMIT_MS = 100  # issue 14: "a tooltip with the channel number appears within 100 ms"
+HOVER_LIMIT_MS = 100  # a tooltip with the channel number appears within 100 ms of the hover
 CURATED = REPO / "docs" / "explorer.png"  # FEATVIZ_UPDATE_DOCS_SCREENSHOT=1 refreshes it
 PREFIX = {"lab": "jupyterlab", "notebook7": "notebook7"}
 CJK = re.compile(r"[\u4e00-\u9fff]")

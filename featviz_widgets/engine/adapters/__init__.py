@@ -5,7 +5,7 @@ The owner (``owner_for(model).adapter``) picks one per model; every engine entry
 probe, kernels, layouts, the state snapshot) asks it, so nothing outside the engine branches on the
 framework.
 
-- :class:`~.torch.TorchAdapter`: PyTorch modules, today's behaviour (forward hooks, dotted
+- :class:`~.torch.TorchAdapter`: PyTorch modules (forward hooks, dotted
   ``named_modules`` names, NCHW, torch.fx graph nodes).
 - :class:`~.keras.KerasAdapter`: Keras 3 models on the torch backend (Sequential, Functional,
   subclassed), named by Keras layer names (``outer/inner/conv`` inside nested models), fed
@@ -19,13 +19,15 @@ Batches are featviz's channels-first ``[N, C, H, W]`` (what ``prepare_image`` re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from torch import Tensor, nn
 
-__all__ = ["Adapter", "adapter_for", "is_keras"]
+from .._types import is_keras
+
+__all__ = ["Adapter", "adapter_for"]
 
 
 class Adapter(Protocol):
@@ -92,17 +94,6 @@ class Adapter(Protocol):
     def says_fixed_size(self, model: nn.Module) -> tuple[int, int] | None: ...
     def class_names(self, model: nn.Module) -> list[str] | None: ...
     def default_normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None: ...
-    def output_twin(self, model: nn.Module) -> nn.Module | None: ...
-
-
-def _class_modules(model: object) -> Iterator[str]:
-    for cls in type(model).__mro__:
-        yield cls.__module__ or ""
-
-
-def is_keras(model: object) -> bool:
-    """Whether ``model`` is a Keras layer or model (any backend), without importing keras."""
-    return any(module.split(".")[0] == "keras" for module in _class_modules(model))
 
 
 def adapter_for(model: nn.Module) -> Adapter:

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from .._state import model_device, model_dtype
 from .._state import preserved_state as torch_state
+from .._types import LayerInfo
 
 __all__ = ["KerasAdapter", "keras_module"]
 
@@ -97,8 +98,6 @@ class KerasAdapter:
     input_layout = "channels_last"
 
     def layers(self, model: nn.Module) -> list[Any]:
-        from .._capture import LayerInfo
-
         convs = _conv_types(keras_module())
         return [
             LayerInfo(
@@ -221,9 +220,6 @@ class KerasAdapter:
 
     def default_normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # [0, 1] pixels: pass preprocess= for others
-
-    def output_twin(self, model: nn.Module) -> nn.Module | None:
-        return None
 
 
 def _recording(call: Callable, name: str, record: Callable[[str, object], None]) -> Callable:

@@ -12,20 +12,19 @@ from torch.nn.modules.conv import _ConvNd
 from .. import _facts
 from .._recorder import forward_hooks
 from .._state import input_channels, model_device, model_dtype, preserved_state
+from .._types import LayerInfo
 
 __all__ = ["TorchAdapter"]
 
 
 class TorchAdapter:
-    """Today's behaviour for any ``nn.Module`` (see :class:`~featviz_widgets.engine.adapters.Adapter`)."""
+    """Any ``nn.Module`` (see :class:`~featviz_widgets.engine.adapters.Adapter`)."""
 
     framework = "torch"
     traceable = True
     input_layout = "channels_first"
 
     def layers(self, model: nn.Module) -> list[Any]:
-        from .._capture import LayerInfo
-
         return [
             LayerInfo(
                 name=name,
@@ -118,8 +117,3 @@ class TorchAdapter:
 
     def default_normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         return None  # ImageNet's mean/std (inputs.IMAGENET_MEAN / IMAGENET_STD)
-
-    def output_twin(self, model: nn.Module) -> nn.Module | None:
-        from ..fused import output_twin
-
-        return output_twin(model)

@@ -228,7 +228,11 @@ TABLE: dict[str, str] = {
     "msg_given_bytes": "传入的字节数据",
     "msg_model_busy": "{job}正在运行：请先取消它，或等它结束后再试",
     "msg_unknown_layer": (
-        "未知的层 {name!r}。{close} list_layers(model) 列出模块名，list_nodes(model) 列出计算图节点名"
+        "{model} 没有名为 {name!r} 的层。{close} list_layers(model) 列出它的层名{note}"
+    ),
+    "msg_unknown_layer_or_node": (
+        "{model} 没有名为 {name!r} 的层。{close} list_layers(model) 列出模块名，"
+        "list_nodes(model) 列出计算图节点名{note}"
     ),
     "msg_layer_moved": (
         "{asked} 的感受野只覆盖图像的一小部分，改为显示 {layer}（{asked} 只看到 {field} 像素）；"
