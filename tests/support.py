@@ -7,6 +7,9 @@ Import them with ``from support import make_tiny_cnn, model_state, assert_model_
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -159,3 +162,27 @@ def assert_keras_unchanged(model, before: tuple[list[bytes], list[bool], list[bo
     assert grads == before[2], "requires_grad flags changed"
     wrapped = [x.name for x in model._flatten_layers(include_self=True) if "call" in x.__dict__]
     assert not wrapped, f"a wrapped call was left on {wrapped}"
+
+
+@contextmanager
+def model_held(model: nn.Module, job: str | None = None) -> Iterator[None]:
+    """Inside the block, another thread holds ``model``'s owner (as a running job named ``job``,
+    or as a plain script call when None), the way a long Maximize step does."""
+    from featviz_widgets import engine
+
+    owner = engine.owner_for(model)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with owner.running(job) if job else nullcontext(), owner.using():
+            inside.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    try:
+        assert inside.wait(30), "the holding thread never got the model"
+        yield
+    finally:
+        release.set()
+        worker.join()

@@ -5,7 +5,6 @@ and a click while a job holds the model.
 from __future__ import annotations
 
 import gc
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import torch
 import torchvision
 from support import (
     make_tiny_cnn,
+    model_held,
     model_state,
 )
 from widgets_support import (
@@ -141,18 +141,7 @@ def test_a_click_while_a_job_holds_the_model_shows_model_busy(monkeypatch) -> No
     model = make_tiny_cnn()
     before = model_state(model)
     ex = LayerExplorer(model, CAT, size=32)
-    owner = engine.owner_for(model)
-    inside, release = threading.Event(), threading.Event()
-
-    def job() -> None:  # a background job in the middle of a long step
-        with owner.running("Maximize"), owner.using():
-            inside.set()
-            release.wait(30)
-
-    worker = threading.Thread(target=job)
-    worker.start()
-    try:
-        assert inside.wait(30)
+    with model_held(model, "Maximize"):
         with pytest.raises(engine.ModelBusy, match="Maximize is running: Cancel it or wait"):
             ex.layer = "conv2"  # never captured: it needs the model
         assert ex.error.startswith("ModelBusy: Maximize is running")
@@ -160,9 +149,6 @@ def test_a_click_while_a_job_holds_the_model_shows_model_busy(monkeypatch) -> No
         assert ex.layer == "conv1" and feature_image(ex).size > 0  # the last good view stays
         ex.columns = 3  # needs no model: works, and clears the message
         assert ex.error is None
-    finally:
-        release.set()
-        worker.join()
     ex.layer = "conv2"
     assert ex.error is None and ex.layer == "conv2"
     unchanged(model, before)

@@ -1,4 +1,4 @@
-"""Library messages as keys: a code plus parameters with today's English, worded by the widgets.
+"""Library messages as keys: a code plus parameters with its English text, worded by the widgets.
 
 The library's side: every converted raise site keeps its English text for plain-Python users
 and carries its code and parameters; errors survive pickling whole. The widgets' side: a message
@@ -11,11 +11,10 @@ from __future__ import annotations
 import pickle
 import string
 import sys
-import threading
 
 import numpy as np
 import pytest
-from support import make_tiny_cnn
+from support import make_tiny_cnn, model_held
 from torchvision.transforms import InterpolationMode
 
 import featviz_widgets.widgets.strings as strings
@@ -93,13 +92,19 @@ def test_model_busy_names_the_job_or_another_call() -> None:
 
 
 def test_render_choices_are_coded_with_the_close_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown colormap 'viridiss'\. Did you mean 'viridis'") as raised:
+    with pytest.raises(
+        ValueError, match=r"unknown colormap 'viridiss'\. Did you mean 'viridis'"
+    ) as raised:
         render.colormap_lut("viridiss")
     assert raised.value.code == "unknown_colormap" and "viridis" in raised.value.params["close"]
-    with pytest.raises(TypeError, match=r"cmap must be a matplotlib colormap name \(str\), got int") as raised:
+    with pytest.raises(
+        TypeError, match=r"cmap must be a matplotlib colormap name \(str\), got int"
+    ) as raised:
         render.colormap_lut(3)  # type: ignore[arg-type]
     assert raised.value.code == "colormap_type"
-    with pytest.raises(ValueError, match=r"choose one of channel, layer.*Did you mean 'channel'") as raised:
+    with pytest.raises(
+        ValueError, match=r"choose one of channel, layer.*Did you mean 'channel'"
+    ) as raised:
         render.normalize(np.zeros((1, 2, 2)), "chanel")
     assert raised.value.params["close"] == ("channel",)  # fmt: skip
 
@@ -130,7 +135,9 @@ def test_image_and_clip_refusals_are_coded(tmp_path) -> None:
         assert raised.value.code == code and english in str(raised.value), code
     with pytest.raises(ValueError) as raised:  # a clip for an image model
         inputs.is_clip(np.zeros((2, 4, 4, 3)), make_tiny_cnn(), clip=True)
-    assert raised.value.code == "clip_for_image_model" and raised.value.params["model"] == "Sequential"
+    assert (
+        raised.value.code == "clip_for_image_model" and raised.value.params["model"] == "Sequential"
+    )
 
 
 def test_the_unit_scale_caption_is_a_message() -> None:
@@ -150,13 +157,17 @@ def _keep(batch: np.ndarray) -> np.ndarray:
 
 # -- the widgets' side -----------------------------------------------------------------------
 def test_library_messages_are_worded_by_code_in_chinese() -> None:
-    assert error_line("en", engine.ModelBusy("Examples")).startswith("ModelBusy: Examples is running")
+    assert error_line("en", engine.ModelBusy("Examples")).startswith(
+        "ModelBusy: Examples is running"
+    )
     assert error_line("zh", engine.ModelBusy("Examples")).startswith("ModelBusy: 查找样例正在运行")
     bad = MessageValueError("bad_image", name=Message("given_bytes"))  # a nested message too
     assert error_line("zh", bad, "error_image") == (
         "ValueError: 传入的字节数据 不是 PIL 能读取的图像；请传入 PNG、JPEG 或其他图像文件"
     )
-    close = MessageValueError("unknown_normalization", name="chanel", choices="a", close=("channel",))
+    close = MessageValueError(
+        "unknown_normalization", name="chanel", choices="a", close=("channel",)
+    )
     assert error_line("zh", close).endswith("您是不是想输入 'channel'？")
     note = Message("layer_moved", asked="conv1", field="3x3", layer="conv2")
     assert say("en", note) == str(note) and say("zh", note).startswith("conv1 的感受野")
@@ -208,7 +219,9 @@ def french(tmp_path):
 def test_a_third_language_is_one_table_file(french) -> None:
     assert strings.languages() == ("en", "fr", "zh")
     assert strings.check_lang("fr") == "fr"
-    assert text("fr", "layer") == "Couche" and text("fr", "channel") == "Channel"  # English fills in
+    assert (
+        text("fr", "layer") == "Couche" and text("fr", "channel") == "Channel"
+    )  # English fills in
     assert strings.hint("fr", "conv", ["conv1"]) == " Vouliez-vous dire 'conv1' ?"
     busy = error_line("fr", engine.ModelBusy("Maximize"))  # the job name has no French: English
     assert busy == "ModelBusy: Maximize tourne : annulez-le ou attendez sa fin, puis réessayez"
@@ -228,7 +241,9 @@ def test_a_third_language_is_one_table_file(french) -> None:
 
 def test_without_the_fake_table_french_is_refused() -> None:
     assert strings.languages() == ("en", "zh")
-    with pytest.raises(ValueError, match=r"lang='fr' is not supported; choose one of \('en', 'zh'\)"):
+    with pytest.raises(
+        ValueError, match=r"lang='fr' is not supported; choose one of \('en', 'zh'\)"
+    ):
         strings.check_lang("fr")
 
 
@@ -236,24 +251,12 @@ def test_a_busy_model_is_said_in_the_explorers_language(monkeypatch) -> None:
     monkeypatch.setattr(engine.owner, "WIDGET_WAIT_S", 0.1)
     model = make_tiny_cnn()
     ex = LayerExplorer(model, PATTERNS.images[0], size=32, lang="zh")
-    owner = engine.owner_for(model)
-    inside, release = threading.Event(), threading.Event()
-
-    def hold() -> None:  # a script's call that holds the model, no job named
-        with owner.using():
-            inside.set()
-            release.wait(30)
-
-    worker = threading.Thread(target=hold)
-    worker.start()
     try:
-        assert inside.wait(30)
-        with pytest.raises(engine.ModelBusy, match="^another featviz call is running"):
-            ex.layer = "conv2"
-        assert ex.error.startswith("ModelBusy: 另一个 featviz 调用正在运行")
+        with model_held(model):
+            with pytest.raises(engine.ModelBusy, match="^another featviz call is running"):
+                ex.layer = "conv2"
+            assert ex.error.startswith("ModelBusy: 另一个 featviz 调用正在运行")
     finally:
-        release.set()
-        worker.join()
         ex.close()
 
 

@@ -13,13 +13,12 @@ import ast
 import html
 import re
 import string
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from support import make_tiny_cnn
+from support import make_tiny_cnn, model_held
 
 import featviz_widgets.widgets as widgets_package
 from featviz_widgets import engine
@@ -343,8 +342,12 @@ def test_messages_from_below_get_a_chinese_lead_line() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh")
     try:
         why = Message("layer_moved", asked="conv1", field="3x3", layer="conv2")
-        reason = ex.tab_object("maximize")._reason(LayerChoice("conv2", "conv1", None, why))  # worded by code
-        assert reason.startswith("conv1 的感受野只覆盖图像的一小部分，改为显示 conv2（conv1 只看到 3x3")
+        reason = ex.tab_object("maximize")._reason(
+            LayerChoice("conv2", "conv1", None, why)
+        )  # worded by code
+        assert reason.startswith(
+            "conv1 的感受野只覆盖图像的一小部分，改为显示 conv2（conv1 只看到 3x3"
+        )
         assert ex.tab_object("maximize")._reason(LayerChoice("conv1", "conv1", None)) == ""
     finally:
         ex.close()
@@ -362,25 +365,11 @@ def test_a_busy_model_and_a_bad_image_are_said_in_chinese(monkeypatch) -> None:
     monkeypatch.setattr(engine.owner, "WIDGET_WAIT_S", 0.2)
     model = make_tiny_cnn()
     ex = LayerExplorer(model, PATTERNS.images[0], size=32, lang="zh")
-    owner = engine.owner_for(model)
-    inside, release = threading.Event(), threading.Event()
-
-    def job() -> None:  # a Maximize step that holds the model
-        with owner.running("Maximize"), owner.using():
-            inside.set()
-            release.wait(30)
-
-    worker = threading.Thread(target=job)
-    worker.start()
-    try:
-        assert inside.wait(30)
+    with model_held(model, "Maximize"):
         with pytest.raises(engine.ModelBusy, match="Maximize is running"):  # the raised text
             ex.layer = "conv2"  # never captured: it needs the model
         assert ex.error == "ModelBusy: 激活最大化正在运行：请先取消它，或等它结束后再试"  # shown
         assert "激活最大化正在运行" in ex._message.widget.value
-    finally:
-        release.set()
-        worker.join()
     try:
         with pytest.raises(ValueError, match=r"the array is empty \(shape \(0, 5\)\)"):
             ex.set_image(np.zeros((0, 5)))  # a message of inputs: worded by its code
@@ -409,13 +398,18 @@ class _Unused(torch.nn.Module):
 def test_the_value_checks_of_the_controls_are_chinese() -> None:
     ex = LayerExplorer(_Unused(), PATTERNS.images[0], size=32, lang="zh")
     try:
-        with pytest.raises(ValueError, match=r"层 'unused'（Conv2d）在这张图像的前向传播中没有运行"):
+        with pytest.raises(
+            ValueError, match=r"层 'unused'（Conv2d）在这张图像的前向传播中没有运行"
+        ):
             ex.layer = "unused"
         with pytest.raises(ValueError, match=r"columns 必须是 \[1, 64\] 内的整数，收到的是 0"):
             ex.columns = 0
         with pytest.raises(ValueError, match="未知的 normalization：'chanel'.*想输入 'channel'"):
             ex.normalization = "chanel"
-        assert "未知的 normalization" in ex.error and "未知的 normalization" in ex._message.widget.value
+        assert (
+            "未知的 normalization" in ex.error
+            and "未知的 normalization" in ex._message.widget.value
+        )
         with pytest.raises(ValueError, match="未知的色图 'nope'"):
             ex.colormap = "nope"
     finally:
