@@ -93,11 +93,14 @@ def test_target_class_takes_a_class_name_and_refuses_bad_values_without_moving()
         ex.close()
 
 
-def test_a_model_without_class_scores_has_no_attribution_tab_and_no_target_class() -> None:
+def test_a_model_without_class_scores_gets_a_note_and_no_target_class() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
     ex = LayerExplorer(model, CAT, size=32)
     try:
-        assert "attribution" not in ex.tab_names
+        ex.tab = "attribution"
+        tab = ex.tab_object("attribution")
+        assert ex.error is None and tab.answer is None and tab.image.layout.display == "none"
+        assert "not a class-score vector" in tab.message.value
         with pytest.raises(ValueError, match="class-score vector.*only None"):
             ex.target_class = 0
         assert ex.target_class is None

@@ -243,6 +243,10 @@ TABLE: dict[str, str] = {
     "attr_top_option": "{name} · {prob:.1%}",
     "attr_option": "{index}: {name}",
     "attr_failed": "attribution failed: {error}",
+    "attr_no_classes": (
+        "the model's output is not a class-score vector: there is no class to explain here "
+        "(featviz_widgets.attribute explains a channel with target=(layer, channel))"
+    ),
     "attr_clip": "attribution explains single images; this explorer shows a clip",
     "attr_running": "running {method} for {name}…",
     "attr_press": "{method} takes a while: press Explain to explain {name}",

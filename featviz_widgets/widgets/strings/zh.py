@@ -214,6 +214,7 @@ TABLE: dict[str, str] = {
     "attr_top_option": "{name}（{prob:.1%}）",
     "attr_option": "{index}：{name}",
     "attr_failed": "归因失败：{error}",
+    "attr_no_classes": "模型的输出不是类别分数向量：这里没有可以解释的类别（featviz_widgets.attribute 可用 target=(layer, channel) 解释一个通道）",
     "attr_clip": "归因只解释单张图像；这个浏览器显示的是视频片段",
     "attr_running": "正在为 {name} 运行 {method}…",
     "attr_press": "{method} 需要一些时间：按“解释”来解释 {name}",

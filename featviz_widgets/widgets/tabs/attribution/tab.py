@@ -61,10 +61,6 @@ class AttributionTab(JobTab):
     order = 65
     failed_key = "attr_failed"
 
-    @classmethod
-    def wanted(cls, ctx: TabContext) -> bool:
-        return ctx.data.class_vector() is not None  # a class to explain
-
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
         self._pngs = PngCache()  # pictures, by fingerprint and opacity
@@ -163,23 +159,25 @@ class AttributionTab(JobTab):
         return (sel.image_id, target, self.method.value, self.layer.value or None)
 
     def draw(self, sel: Selection) -> None:
+        say, data = self.ctx.text, self.ctx.data
+        if data.class_vector() is None or data.frame_count is not None:
+            # No class to explain (boxes, a mask, a feature vector), or a clip: say so instead.
+            what = "attr_clip" if data.frame_count is not None else "attr_no_classes"
+            self.status.value = ""
+            self._show_answer(None, note(say(what)))
+            return
         self._list_classes(sel)
         fingerprint = self._fingerprint(sel)
         image_id, target, method, layer = fingerprint
         self.layer.disabled = self.running or method not in LAYER_METHODS
-        if self.ctx.data.frame_count is not None:  # a clip: the library explains images
-            self._show_answer(None, note(self.ctx.text("attr_clip")))
-            return
         if method in FAST_METHODS:
-            answer = self._answers.get(
-                fingerprint, lambda: explain(self.ctx.data, target, method, layer)
-            )
+            answer = self._answers.get(fingerprint, lambda: explain(data, target, method, layer))
         else:
             answer = self.runner.cached(fingerprint)
         if answer is None:
             key = "attr_running" if self.running else "attr_press"
-            name = self.ctx.data.class_name(target, self.ctx.lang)
-            self.status.value = caption(self.ctx.text(key, method=method, name=name))
+            name = data.class_name(target, self.ctx.lang)
+            self.status.value = caption(say(key, method=method, name=name))
             self._show_answer(None, "")
             return
         if not self.running and method in FAST_METHODS:
