@@ -311,7 +311,6 @@ class AttributionTab(JobTab):
         self._answers.clear()
 
 
-
 def _answer_bytes(answer: Answer | None) -> int | None:
     """What a finished job keeps in the runner's cache: an answer (a cancelled run is None)."""
     return None if answer is None else answer.nbytes
