@@ -118,7 +118,8 @@ def test_the_heatmap_is_attribute_called_directly_drawn_over_the_photo(ex) -> No
     assert shown.shape == (*ex._data.prepared.display.shape[:2], 3)
     assert shown.std() > 10, "a uniform heatmap"
     assert np.array_equal(shown, decode(direct.png(opacity=0.5)))
-    geometry = tab.image.geometry  # hover reads the map's value under the pointer
+    geometry = tab.image.geometry  # hover names the class and reads the value under the pointer
+    assert geometry["title"] == ex._data.class_name(_top(ex))
     assert geometry["cells"] == list(direct.map.shape) and tab.image.read(0, 10, 20) == (
         pytest.approx(float(direct.heat()[10, 20]), rel=1e-3, abs=1e-6)
     )

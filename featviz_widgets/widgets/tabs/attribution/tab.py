@@ -20,6 +20,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Hashable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as w
@@ -214,7 +215,9 @@ class AttributionTab(JobTab):
                              lambda: heat_png(photo, answer, opacity))  # fmt: skip
         size = (photo.shape[1], photo.shape[0])
         heat = answer.heat
-        self.image.show(png, map_tiles(heat, None, size, "overlay"), lambda: heat[None])
+        title = self.ctx.data.class_name(answer.target, self.ctx.lang)  # the tooltip's head
+        tiles = replace(map_tiles(heat, None, size, "overlay"), title=title)
+        self.image.show(png, tiles, lambda: heat[None])
         self.caption.value = caption(self._describe(answer))
         self._show_strip(answer, photo, fingerprint, opacity)
 
