@@ -65,6 +65,16 @@ def _current_tab(explorer: Locator) -> str:
     return explorer.locator(".lm-TabBar-tab.lm-mod-current").inner_text().strip()
 
 
+def _tooltip_state(tooltip: Locator) -> list:
+    return tooltip.evaluate("t => [t.hidden, t.dataset.state, t.textContent]")
+
+
+def _hover_text(tooltip: Locator) -> str | None:
+    """The tooltip's text once it shows a value under the pointer, else None."""
+    hidden, _, text = _tooltip_state(tooltip)
+    return text if not hidden and re.search(r"value -?\d", text) else None
+
+
 def _attribution_pictures(explorer: Locator) -> tuple[Locator, Locator]:
     """The heatmap's and the strip's ``<img>`` in the Attribution panel."""
     panel = visible_panel(explorer)
@@ -90,20 +100,22 @@ def test_clicking_a_predictions_row_shows_that_class_in_the_attribution_tab(
     panel = visible_panel(explorer)
     poll(page_, lambda: f"(#{key})" in panel.inner_text(), "the caption names the class")
     assert name in panel.inner_text()
-    dropdown = control(explorer, "dropdown", "Class").locator("select")
-    assert dropdown.evaluate("s => s.options[s.selectedIndex].textContent").startswith(name)
+    dropdown = panel.locator(".featviz-attribution-target select")
+    label = dropdown.evaluate("s => s.options[s.selectedIndex].textContent")
+    assert label.replace("\xa0", " ").startswith(name), label  # ipywidgets keeps spaces as nbsp
     heat, strip = _attribution_pictures(explorer)
     shot = image_fingerprint(heat)
     assert shot["w"] == 224 and shot["max"] - shot["min"] > 100, shot  # jet over a photo
     geom = geometry(page_, heat)
     assert geom["cells"] == [224, 224], geom
     # Hover: the tooltip reads the map's value under the pointer.
+    heat.scroll_into_view_if_needed()
     box = heat.bounding_box()
     move_off(page_, heat)
     page_.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    tooltip = panel.locator(".featviz-tooltip")
-    poll(page_, lambda: re.search(r"value -?\d", tooltip.inner_text() or ""), "hover value")
-    assert tooltip.inner_text().startswith(name), tooltip.inner_text()  # the class, not a channel
+    tooltip = panel.locator(".featviz-attribution-image .featviz-tooltip")
+    text = poll(page_, lambda: _hover_text(tooltip), f"hover value ({_tooltip_state(tooltip)})")
+    assert text.startswith(name), text  # the class, not a channel
     explorer.screenshot(path=screenshots / f"{PREFIX[front_end]}_attribution.png")
     move_off(page_, heat)
 
@@ -116,6 +128,7 @@ def test_clicking_a_channel_of_the_strip_selects_it_in_the_explorer(page) -> Non
     geom = geometry(page_, strip)
     assert geom["click"] == "select" and len(geom["channels"]) == 8, geom
     layer = kernel_eval(page_, "explorer.tab_object('attribution').answer.layer")
+    strip.scroll_into_view_if_needed()
     shown = tiles(strip, geom)
     target = next(t for t in shown[1:] if str(t.channel) != kernel_eval(page_, "explorer.channel"))
     page_.mouse.click(target.x, target.y)

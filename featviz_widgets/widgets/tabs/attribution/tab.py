@@ -51,7 +51,6 @@ from featviz_widgets.widgets.tabs.attribution.answers import (
 )
 
 AUTO = ""  # the Layer dropdown's value for "let the library pick the layer"
-PHOTO = 384  # px: the heatmap is shown at least this wide (the browser scales the PNG)
 
 
 class AttributionTab(JobTab):
@@ -93,7 +92,6 @@ class AttributionTab(JobTab):
         self.message = w.HTML()
         self.caption = w.HTML()
         self.image = image_widget(self.ctx.lang)
-        self.image.layout.width = f"{PHOTO}px"
         self.strip_caption = w.HTML()
         self.strip = image_widget(self.ctx.lang)
         self.strip.on_event(self._on_strip)
