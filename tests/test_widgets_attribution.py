@@ -4,15 +4,18 @@ slow methods in the job runner, Chinese, and the model left as it was."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 import torchvision
-from support import assert_model_unchanged, make_tiny_cnn, model_state
+from support import assert_model_unchanged, make_tiny_cnn, model_held, model_state
 from test_strings import LABELS, PATTERNS, _english_in
 from torch import nn
 from widgets_support import CAT, TinyNet, decode
 
+from featviz_widgets import engine
 from featviz_widgets.attribution import METHODS, attribute
 from featviz_widgets.widgets import LayerExplorer
 from featviz_widgets.widgets.tabs._base import _nbytes
@@ -244,6 +247,50 @@ def test_a_failed_job_shows_a_red_line_and_frees_the_controls(ex, monkeypatch) -
     assert not tab.method.disabled and tab.cancel_button.disabled
 
 
+def test_a_cancelled_run_leaves_no_answer_and_says_so(ex, monkeypatch) -> None:
+    tab = ex.tab_object("attribution")
+    tab.method.value = "smoothgrad"
+    started, go = threading.Event(), threading.Event()
+    real = answers.attribute
+
+    def held(*args, **kwargs):
+        started.set()
+        go.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(answers, "attribute", held)
+    tab.run()
+    assert started.wait(30) and tab.running and tab.method.disabled
+    tab.cancel()
+    go.set()
+    assert tab.wait(60) is None
+    assert "smoothgrad cancelled" in tab.status.value and tab.answer is None
+    assert tab.runner.cached(tab._fingerprint(ex._snapshot())) is None
+    assert not tab.method.disabled and tab.image.layout.display == "none"
+
+
+def test_a_fast_method_while_a_job_holds_the_model_shows_model_busy(ex, monkeypatch) -> None:
+    monkeypatch.setattr(engine.owner, "WIDGET_WAIT_S", 0.2)
+    tab = ex.tab_object("attribution")
+    other = next(i for i in range(5) if i != _top(ex))
+    with model_held(ex._data.model, "Maximize"):
+        with pytest.raises(engine.ModelBusy, match="Maximize is running"):
+            ex.target_class = other
+        assert ex.error.startswith("ModelBusy: Maximize is running")
+    tab.update(ex._snapshot())  # the model is free again: the class is explained
+    assert tab.answer.target == other
+
+
+def test_a_new_image_lists_its_own_top_classes_and_keeps_the_chosen_one(ex) -> None:
+    tab = ex.tab_object("attribution")
+    ex.target_class = 4
+    ex.set_image(CAT[::-1].copy())  # the photo upside down: other scores
+    probs = ex._data.class_vector()
+    assert [v for _, v in tab.target.options][:5] == list(np.argsort(-probs, kind="stable")[:5])
+    assert ex.target_class == 4 and tab.answer.target == 4
+    np.testing.assert_allclose(tab.answer.map, _direct(ex, 4).map, rtol=1e-5, atol=1e-7)
+
+
 # -- Chinese, and the model afterwards -------------------------------------------------------
 def test_a_chinese_attribution_tab_shows_no_english() -> None:
     ex = LayerExplorer(make_tiny_cnn(), PATTERNS.images[0], size=32, lang="zh", labels=LABELS)
@@ -281,6 +328,7 @@ def test_the_model_is_left_as_it_was(net) -> None:
             if method == "scorecam":
                 tab.run()
                 tab.wait(120)
+                assert not tab.layer.disabled  # a layer method: the layer is free again
             assert tab.answer is not None and tab.answer.method == method
         with pytest.raises(ValueError):
             ex.target_class = 10

@@ -68,6 +68,9 @@ class AttributionTab(JobTab):
         self._quiet = False  # the tab moves its own controls: no echo to the explorer
         self._classes_of: int | None = None  # the image_id the Class options were listed for
         self._version = 0  # bumped when a job ends
+        # A job is on: from Explain until its end is shown (the worker thread is still alive
+        # while it redraws the tab, so the runner's ``running`` cannot say it).
+        self._working = False
         self._clock = 0.0
         self.answer: Answer | None = None  # the explanation on show
         self._build()
@@ -150,7 +153,7 @@ class AttributionTab(JobTab):
 
     # -- Tab protocol ----------------------------------------------------------------------
     def key(self, sel: Selection) -> Hashable:
-        return (self._fingerprint(sel), float(self.opacity.value), self._version, self.running)
+        return (self._fingerprint(sel), float(self.opacity.value), self._version, self._working)
 
     def _fingerprint(self, sel: Selection) -> tuple:
         """What an explanation depends on: image, class, method, layer."""
@@ -168,20 +171,34 @@ class AttributionTab(JobTab):
         self._list_classes(sel)
         fingerprint = self._fingerprint(sel)
         image_id, target, method, layer = fingerprint
-        self.layer.disabled = self.running or method not in LAYER_METHODS
+        self.layer.disabled = self._working or method not in LAYER_METHODS
         if method in FAST_METHODS:
-            answer = self._answers.get(fingerprint, lambda: explain(data, target, method, layer))
+            answer = self._answers.get(fingerprint, lambda: self._explain_now(fingerprint))
         else:
             answer = self.runner.cached(fingerprint)
         if answer is None:
-            key = "attr_running" if self.running else "attr_press"
-            name = data.class_name(target, self.ctx.lang)
-            self.status.value = caption(say(key, method=method, name=name))
+            if not self._cancelled(fingerprint):  # a cancelled run keeps its status line
+                key = "attr_running" if self._working else "attr_press"
+                name = data.class_name(target, self.ctx.lang)
+                self.status.value = caption(say(key, method=method, name=name))
             self._show_answer(None, "")
             return
-        if not self.running and method in FAST_METHODS:
+        if not self._working and method in FAST_METHODS:
             self.status.value = ""
         self._show_answer(answer, "", image_id, sel)
+
+    def _explain_now(self, fingerprint: tuple) -> Answer:
+        """A fast method, in the kernel's thread: a job holding the model past the explorer's
+        wait raises ModelBusy (shown in the message line) instead of freezing the notebook."""
+        _, target, method, layer = fingerprint
+        with self.ctx.data.using():
+            return explain(self.ctx.data, target, method, layer)
+
+    def _cancelled(self, fingerprint: tuple) -> bool:
+        """Whether the last run was of ``fingerprint`` and was cancelled (it left no answer)."""
+        runner = self.runner
+        return (not self._working and runner.job == fingerprint and runner.result is None
+                and runner.error is None)  # fmt: skip
 
     def _list_classes(self, sel: Selection) -> None:
         """Fill the Class options once per image; show the explorer's ``target_class``."""
@@ -285,7 +302,13 @@ class AttributionTab(JobTab):
             progress(1)
             return None if cancel.is_set() else answer
 
-        if not self._submit(fingerprint, work, self._on_progress):
+        self._working = True
+        try:
+            started = self._submit(fingerprint, work, self._on_progress)
+        except BaseException:
+            self._working = False
+            raise
+        if not started:
             self._ended(None)  # the cache answered: just redraw
 
     def _on_progress(self, done: int) -> None:
@@ -301,6 +324,7 @@ class AttributionTab(JobTab):
 
     def _ended(self, error: BaseException | None) -> None:
         """Redraw with the new answer (a failure keeps its status line)."""
+        self._working = False
         self._version += 1
         if error is None:
             with contextlib.suppress(Exception):  # a failing redraw shows in the message line
