@@ -104,6 +104,8 @@ def test_a_model_without_class_scores_gets_a_note_and_no_target_class() -> None:
         tab = ex.tab_object("attribution")
         assert ex.error is None and tab.answer is None and tab.image.layout.display == "none"
         assert "not a class-score vector" in tab.message.value
+        tab.run()  # nothing to explain: Explain starts nothing
+        assert not tab.running and tab.runner.job is None and tab.status.value == ""
         with pytest.raises(ValueError, match="class-score vector.*only None"):
             ex.target_class = 0
         assert ex.target_class is None

@@ -286,8 +286,9 @@ class AttributionTab(JobTab):
     # -- the job ---------------------------------------------------------------------------
     def run(self) -> None:
         """Explain with the chosen method in the job runner (Explain does this)."""
-        if self.running:
-            return
+        data = self.ctx.data
+        if self.running or data.class_vector() is None or data.frame_count is not None:
+            return  # a job is on, or there is no class to explain (the tab says so)
         sel = self.ctx.selection()
         fingerprint = self._fingerprint(sel)
         _, target, method, layer = fingerprint
@@ -295,7 +296,6 @@ class AttributionTab(JobTab):
         self._clock = time.perf_counter()
         name = self.ctx.data.class_name(target, self.ctx.lang)
         self.status.value = caption(self.ctx.text("attr_running", method=method, name=name))
-        data = self.ctx.data
 
         def work(cancel: threading.Event, progress: Any) -> Answer | None:
             answer = explain(data, target, method, layer)
