@@ -199,7 +199,17 @@ ALLOWED_IMPORTS = {
     "render": {"_text", "messages"},
     "optvis": {"engine", "inputs", "layout", "_text", "messages"},
     "examples": {"engine", "inputs", "layout", "_text", "messages"},
-    "widgets": {"engine", "optvis", "examples", "render", "inputs", "layout", "_text", "messages"},
+    "widgets": {
+        "engine",
+        "optvis",
+        "examples",
+        "attribution",
+        "render",
+        "inputs",
+        "layout",
+        "_text",
+        "messages",
+    },  # fmt: skip
     "attribution": {"engine", "inputs", "render", "_text", "messages"},
     "lab": {"inputs", "_text"},
 }

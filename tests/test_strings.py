@@ -140,7 +140,8 @@ def _visible_text(widget) -> list[str]:
     if isinstance(words, dict):
         found.extend(str(value) for value in words.values())
     value = getattr(widget, "value", None)
-    if type(widget).__name__ in ("HTML", "Label", "HTMLMath") and isinstance(value, str):
+    shown_as_html = ("HTML", "Label", "HTMLMath", "ClickableHTML")  # the last: Predictions
+    if type(widget).__name__ in shown_as_html and isinstance(value, str):
         value = re.sub(r"<style>.*?</style>", " ", value, flags=re.S)
         found.append(html.unescape(re.sub(r"<[^>]+>", " ", value)))
     return found

@@ -33,7 +33,8 @@ PREFIX = "featviz_widgets.widgets.tabs."
 
 def test_the_registry_finds_every_tab_package_in_display_order() -> None:
     assert [cls.name for cls in TABS] == [
-        "maps", "overlay", "kernels", "maximize", "examples", "predictions", "layers",
+        "maps", "overlay", "kernels", "maximize", "examples", "predictions", "attribution",
+        "layers",
     ]  # fmt: skip
     packages = sorted(p.parent.name for p in TABS_DIR.glob("*/__init__.py"))
     assert packages == sorted(cls.__module__.split(".")[3] for cls in TABS)

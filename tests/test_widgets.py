@@ -360,7 +360,8 @@ def test_activations_is_a_read_only_mapping_that_captures_on_access(tiny) -> Non
 def test_tabs_come_from_a_registry_and_are_looked_up_by_name(tiny) -> None:
     _, ex, _ = tiny
     assert [cls.name for cls in TABS] == [
-        "maps", "overlay", "kernels", "maximize", "examples", "predictions", "layers",
+        "maps", "overlay", "kernels", "maximize", "examples", "predictions", "attribution",
+        "layers",
     ]  # fmt: skip
     # The Examples tab needs a dataset= (tests/test_widgets_examples.py): left out without one.
     shown = [cls for cls in TABS if cls.name != "examples"]

@@ -114,6 +114,13 @@ def layer_limits(data: ExplorerData) -> dict[str, Any]:
             "names": tuple(names)}  # fmt: skip
 
 
+def class_limits(data: ExplorerData) -> tuple[str, ...]:
+    """The name of every class of the model's class-score output, index by index (what the
+    selection's ``target_class`` is checked against); empty when the output has no class vector."""
+    scores = data.class_vector()
+    return () if scores is None else tuple(data.class_name(i) for i in range(len(scores)))
+
+
 def nodes_known(
     data: ExplorerData, kinds: Mapping[str, str], name: object
 ) -> dict[str, Any] | None:

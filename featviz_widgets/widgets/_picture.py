@@ -68,7 +68,9 @@ class Tiles:
 
     ``boxes`` is int ``[n, 4]`` ``(x, y, w, h)`` in PNG pixels; ``channels`` the channel of each
     tile (None for a sum); ``cells`` the ``(rows, cols)`` of values each tile holds (None: no value
-    readout); ``map_size`` the activation map's ``(h, w)``. Small: it is cached with its PNG.
+    readout); ``map_size`` the activation map's ``(h, w)``; ``title`` what the tooltip names in
+    place of the channel (a map that is not one channel's, e.g. a class's attribution). Small: it
+    is cached with its PNG.
     """
 
     kind: str
@@ -82,6 +84,7 @@ class Tiles:
     means: np.ndarray | None = None
     maxes: np.ndarray | None = None
     value_range: tuple[float, float] | None = None
+    title: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.boxes) != len(self.channels):
@@ -223,6 +226,7 @@ def _geometry_of(tiles: Tiles, step: int) -> dict[str, Any]:
         "cells": cells,
         "range": _floats(tiles.value_range),
         "values_bytes": 0 if cells is None else 2 * n * cells[0] * cells[1],
+        "title": tiles.title,
     }
 
 

@@ -29,6 +29,7 @@ from featviz_widgets.widgets._options import (
     GRID,
     channel_error,
     channel_options,
+    class_limits,
     frame_count,
     keys_for,
     layer_label,
@@ -93,6 +94,8 @@ class LayerExplorer(w.VBox):
     and leaves the trait as it was; a linked explorer that refuses a value raises from the
     assignment that reached it. ``tab`` is the English tab title (``"Kernels"``); setting it also
     accepts the tab's registry name (``"kernels"``) or the title shown in ``lang``.
+    ``target_class`` is the class the Attribution tab explains: None (the image's top class), a
+    class index, or a class name (kept as its index).
 
     Activations are kept under one memory budget shared by every explorer in the process
     (``featviz_widgets.engine.set_memory_budget``, default 512 MiB); a layer evicted from it is
@@ -106,7 +109,7 @@ class LayerExplorer(w.VBox):
     """
 
     (layer, filter, channel, columns, page, normalization, colormap, order, frame, time_view,
-     tab) = selection_traits()  # fmt: skip
+     target_class, tab) = selection_traits()  # fmt: skip
 
     def __init__(
         self,
@@ -158,7 +161,8 @@ class LayerExplorer(w.VBox):
         self._selection.observe(self._from_selection, list(SELECTION))
         self._message = MessageLine(self._lang)
         self.children = [self._panel.widget, self._message.widget, self._tab]
-        self._selection.allow(tabs=self._tab_names, **layer_limits(self._data))
+        self._selection.allow(tabs=self._tab_names, classes=class_limits(self._data),
+                              **layer_limits(self._data))  # fmt: skip
         with self._batch():
             self.tab = self._titles[0]
             self.filter = "conv" if self._data.module_keys(convs_only=True) else "all"
@@ -304,6 +308,7 @@ class LayerExplorer(w.VBox):
             image_id=self._image_id,
             frame=self.frame,
             time_view=self.time_view,
+            target_class=self.target_class,
         )
 
     def _visible_tab(self) -> Tab:
@@ -346,7 +351,7 @@ class LayerExplorer(w.VBox):
             raise
         self._image_id += 1
         with self._batch():
-            self._selection.allow(**layer_limits(self._data))
+            self._selection.allow(classes=class_limits(self._data), **layer_limits(self._data))
             self._relist()  # graph nodes are surveyed again on the way
 
     def save_png(self, path: str | Path) -> Path:

@@ -2,9 +2,9 @@
 
 :class:`SelectionModel` holds what the explorer shows (``layer``, ``channel``, ``columns``,
 ``page``, ``normalization``, ``colormap``, ``order``, ``filter``, ``frame``, ``time_view``,
-``tab``). Every proposed value is checked against :class:`Limits`, plain data the explorer hands
-over (the layers it can show, the channel, page and frame counts of the layer shown, the tab
-names); a check only reads that data, never the model or a widget. A refused value raises the
+``target_class``, ``tab``). Every proposed value is checked against :class:`Limits`, plain data
+the explorer hands over (the layers it can show, the channel, page and frame counts of the layer
+shown, the tab names, the class names); a check only reads that data, never the model or a widget. A refused value raises the
 ValueError or TypeError of the check (never a TraitError), in the model's language, and the
 trait keeps its value.
 
@@ -42,7 +42,7 @@ from featviz_widgets.widgets.strings import hint, reworded, widget_error
 
 # Every trait of the selection, in the order a grouped change applies them (the layer first).
 SELECTION = ("layer", "filter", "channel", "columns", "page", "normalization", "colormap",
-             "order", "frame", "time_view", "tab")  # fmt: skip
+             "order", "frame", "time_view", "target_class", "tab")  # fmt: skip
 
 COLORMAPS = ("viridis", "gray", "magma", "inferno", "plasma", "cividis", "jet", "turbo", "RdBu_r")
 
@@ -57,6 +57,8 @@ class Limits:
     ``layers=``); ``names`` are the names "did you mean" picks from. ``channels``, ``pages`` and
     ``frames`` count those of ``layer``, the layer shown. ``tabs`` maps every accepted spelling
     of a tab (title, registry name, title in the language) to its title, in display order.
+    ``classes`` names every class of the model's class-score output, index by index (empty when
+    the output is not a class-score vector).
     """
 
     layers: Mapping[str, str] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class Limits:
     pages: int = 1
     frames: int = 1
     tabs: Mapping[str, str] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()
 
 
 class Refuses(Protocol):
@@ -97,6 +100,15 @@ class _Channel(_Refusing, traitlets.Union):
     pass
 
 
+class _Class(_Refusing, traitlets.Int):
+    """An int or None; a class name is accepted by the check, which turns it into its index."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, str):  # the owner's check maps the name to its index
+            return value
+        return super().validate(obj, value)
+
+
 def selection_traits() -> tuple[traitlets.TraitType, ...]:
     """Fresh trait objects for every name of :data:`SELECTION`, in that order.
 
@@ -118,6 +130,11 @@ def selection_traits() -> tuple[traitlets.TraitType, ...]:
         _Text("index", help='Channel order: "index" or "strongest".'),
         _Int(0, help="Frame (from 0) of a video layer's [C, T, H, W] output."),
         _Text("frame", help='A video layer: "frame", or "mean" / "sum" over time.'),
+        _Class(
+            None,
+            allow_none=True,
+            help="The class explained (Attribution): an index, or None for the top class.",
+        ),
         _Text("", help='The visible tab\'s title, e.g. "Kernels".'),
     )
 
@@ -139,7 +156,7 @@ class SelectionModel(traitlets.HasTraits):
     """
 
     (layer, filter, channel, columns, page, normalization, colormap, order, frame, time_view,
-     tab) = selection_traits()  # fmt: skip
+     target_class, tab) = selection_traits()  # fmt: skip
 
     def __init__(self, lang: str = "en") -> None:
         super().__init__()
@@ -180,6 +197,8 @@ class SelectionModel(traitlets.HasTraits):
             _raise(frame_error(value, limits.frames, limits.layer, lang))
         elif name == "colormap":
             _raise(self._colormap_error(value))
+        elif name == "target_class":
+            return self._target_class(value)
         elif name == "tab":
             if not isinstance(value, str) or value not in limits.tabs:
                 close = hint(self.lang, str(value), list(limits.tabs))
@@ -206,6 +225,21 @@ class SelectionModel(traitlets.HasTraits):
             return widget_error(lang, "err_never_ran", name=name, kind=kind)
         close = hint(lang, name, limits.names)
         return widget_error(lang, "err_unknown_layer", name=name, hint=close)
+
+    def _target_class(self, value: object) -> int | None:
+        """None (the top class), a class index, or a class name turned into its index."""
+        classes = self.limits.classes
+        if value is None:
+            return None
+        if not classes:
+            raise widget_error(self.lang, "err_no_classes", value=value)
+        if isinstance(value, str) and value in classes:
+            return classes.index(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(classes):
+            return value
+        close = hint(self.lang, value, classes) if isinstance(value, str) else ""
+        raise widget_error(self.lang, "err_target_class", classes=len(classes), value=value,
+                           hint=close)  # fmt: skip
 
     def _colormap_error(self, name: object) -> ValueError | None:
         if name in COLORMAPS:

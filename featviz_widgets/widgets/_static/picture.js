@@ -101,7 +101,9 @@ function render({ model, el }) {
     const g = geometry();
     const w = model.get("words") || {};
     const channel = g.channels ? g.channels[at.tile] : null;
-    const parts = [channel === null || channel === undefined ? w.sum : `${w.channel} ${channel}`];
+    const unnamed = channel === null || channel === undefined;
+    // A titled picture (a class's attribution) names its title; a map without a channel is a sum.
+    const parts = [g.title ? g.title : unnamed ? w.sum : `${w.channel} ${channel}`];
     if (g.means) parts.push(`${w.mean} ${short(g.means[at.tile])}`);
     if (g.maxes) parts.push(`${w.max} ${short(g.maxes[at.tile])}`);
     if (g.cells) parts.push(`${w.value} ${value === undefined ? "…" : short(value)}`);

@@ -42,7 +42,7 @@ __all__ = [
 
 # The names the widgets' job runners give the model's owner (``owner.running(name)``), which a
 # busy message carries as its ``job``, and the key of each in the tables.
-_JOBS = {"Maximize": "job_maximize", "Examples": "job_examples"}
+_JOBS = {"Maximize": "job_maximize", "Examples": "job_examples", "Attribution": "job_attribution"}
 
 
 @cache

@@ -79,6 +79,7 @@ TABLE: dict[str, str] = {
     "tab_examples": "Examples",
     "tab_predictions": "Predictions",
     "tab_layers": "Layers",
+    "tab_attribution": "Attribution",
     # -- captions: statistics and layouts --------------------------------------------------
     "summary": "min {low:.3g} · max {high:.3g} · mean {mean:.3g} · {zeros:.1f}% zeros",
     "no_finite": "no finite values",
@@ -232,12 +233,53 @@ TABLE: dict[str, str] = {
         "{layer} · the best image of each channel (by max) around its strongest spot, "
         "receptive field {height}x{width} px · channels {start}-{end} of {total}{order}"
     ),
+    # -- the Attribution tab ---------------------------------------------------------------
+    "attr_class": "Class",
+    "attr_method": "Method",
+    "attr_layer": "Layer",
+    "attr_auto": "auto",
+    "attr_run": "Explain",
+    "attr_progress": "Progress",
+    "attr_top_option": "{name} · {prob:.1%}",
+    "attr_option": "{index}: {name}",
+    "attr_failed": "attribution failed: {error}",
+    "attr_no_classes": (
+        "the model's output is not a class-score vector: there is no class to explain here "
+        "(featviz_widgets.attribute explains a channel with target=(layer, channel))"
+    ),
+    "attr_clip": "attribution explains single images; this explorer shows a clip",
+    "attr_running": "running {method} for {name}…",
+    "attr_press": "{method} takes a while: press Explain to explain {name}",
+    "attr_pixels": "input pixels",
+    "attr_auto_layer": "{layer} (auto)",
+    "attr_caption": "{name} (#{index}) · score {score:.3g} · {method} · {layer}",
+    "attr_no_channels": (
+        "{method} explains the input pixels: a layer method (the first five in the list) "
+        "shows the channels behind the decision"
+    ),
+    "attr_no_strip": "the explorer shows {layer} in another layout: no channel strip",
+    "attr_strip": (
+        "the channels behind the decision at {layer} (top {count} by contribution; click one "
+        "to open it): {ranked}"
+    ),
+    "attr_cancelled": "{method} cancelled",
+    "attr_done": "{method} done in {seconds:.1f} s",
+    "pred_click_tip": "click to explain this class (Attribution tab)",
     # -- errors ----------------------------------------------------------------------------
     "error": "{kind}: {detail}",
     "error_layer": "{kind}: {detail}",
     "error_image": "{kind}: {detail}",
     "job_maximize": "Maximize",
     "job_examples": "Examples",
+    "job_attribution": "Attribution",
+    "err_no_classes": (
+        "target_class needs a model whose output is a class-score vector; this one's is not, "
+        "so only None is accepted, got {value!r}"
+    ),
+    "err_target_class": (
+        "target_class must be None (the top class), a class name or an int in [0, {classes}), "
+        "got {value!r}.{hint}"
+    ),
     "err_no_layers": "no layers to list under {kind!r}",
     "err_no_picture": "{layer} has no picture to save",
     "err_no_tab": "no tab named {name!r}; choose one of {choices}.{hint}",

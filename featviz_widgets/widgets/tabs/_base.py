@@ -26,7 +26,8 @@ class Selection:
     ``channel`` is ``"grid"``, ``"sum"`` or a channel index; ``page`` counts from 0. ``frame``
     (from 0) and ``time_view`` (``"frame"``: that frame; ``"mean"`` / ``"sum"`` over time) matter
     for a video layer only (``LayerView.frames`` is ``[C, T, H, W]``); elsewhere they stay
-    ``0`` / ``"frame"`` unless set.
+    ``0`` / ``"frame"`` unless set. ``target_class`` is the class an explanation is about (None:
+    the image's top class).
     """
 
     layer: str
@@ -40,6 +41,7 @@ class Selection:
     image_id: int
     frame: int = 0
     time_view: str = "frame"
+    target_class: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,15 @@ class PngCache:
 
 
 def _nbytes(value: Any) -> int:
-    """Bytes of a PNG, a caption, or a tuple of them (plus the objects' own overhead)."""
+    """Bytes of a PNG, a caption, an array (or anything with ``nbytes``), or a tuple of them
+    (plus the objects' own overhead)."""
     if isinstance(value, tuple):
         return sum(_nbytes(part) for part in value)
     if isinstance(value, bytes | str):
         return len(value) + 64
+    nbytes = getattr(value, "nbytes", None)  # arrays, and results that count their arrays
+    if isinstance(nbytes, int):
+        return nbytes + 64
     return 64
 
 

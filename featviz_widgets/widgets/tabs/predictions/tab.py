@@ -13,6 +13,7 @@ from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets.tabs._base import Selection, Tab, TabContext, image_widget, note
 from featviz_widgets.widgets.tabs._base import caption as caption_html
 from featviz_widgets.widgets.tabs.predictions.picture import PredictionPicture, prediction_picture
+from featviz_widgets.widgets.tabs.predictions.rows import ClickableHTML
 
 TOP = 5
 # One scoped style block instead of inline styles on every cell keeps the table's HTML small.
@@ -23,9 +24,14 @@ _STYLE = (
 )
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], picks: list[int] | None = None) -> str:
+    """The table's HTML; row ``i`` carries ``data-pick="<picks[i]>"`` (a click explains it)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(f"<tr>{''.join(f'<td>{cell}</td>' for cell in row)}</tr>" for row in rows)
+    marks = [f" data-pick='{key}'" for key in picks] if picks else [""] * len(rows)
+    body = "".join(
+        f"<tr{mark}>{''.join(f'<td>{cell}</td>' for cell in row)}</tr>"
+        for mark, row in zip(marks, rows, strict=True)
+    )
     return f"{_STYLE}<table class='fvz-table'><tr>{head}</tr>{body}</table>"
 
 
@@ -49,7 +55,11 @@ def top_predictions(
 class PredictionsTab(Tab):
     """Top-5 classes with probabilities, when the model's output is a class-score vector; the best
     boxes (detection) or the class of every pixel (segmentation) drawn on the photo, with a table
-    beside it (``picture``)."""
+    beside it (``picture``).
+
+    A click on a class row sets the explorer's ``target_class`` and opens the Attribution tab
+    (``html`` is a :class:`~featviz_widgets.widgets.tabs.predictions.rows.ClickableHTML`).
+    """
 
     name = "predictions"
     title = "Predictions"
@@ -57,7 +67,8 @@ class PredictionsTab(Tab):
 
     def __init__(self, ctx: TabContext) -> None:
         super().__init__(ctx)
-        self.html = w.HTML()
+        self.html = ClickableHTML(tip=ctx.text("pred_click_tip"))
+        self.html.on_pick(self._pick)
         self.image = image_widget(ctx.lang)
         self.image.layout.display = "none"
         self.caption = w.HTML()
@@ -85,13 +96,23 @@ class PredictionsTab(Tab):
             )
             self.html.value = note(say("not_class_vector", what=what))
             return
-        rows = []
+        rows, picks = [], []
         for index, name, prob in top:
+            picks.append(index)
             bar = f"<div class='fvz-bar' style='width:{max(1, round(prob * 200))}px'></div>"
             rows.append([html.escape(name), f"{100 * prob:.1f}%", bar, str(index)])
         names = "" if data.categories is not None else note(say("no_class_names"))
         header = [say("col_class"), say("col_probability"), "", say("col_index")]
-        self.html.value = _table(header, rows) + names
+        self.html.value = _table(header, rows, picks) + names
+
+    def _pick(self, key: str) -> None:
+        """A class row was clicked: explain that class (the Attribution tab)."""
+        if self.ctx.select is not None:
+            self.ctx.select(target_class=int(key), tab="attribution")
+
+    def close(self) -> None:
+        self.html.on_pick(None)  # a late click must not reach a closed explorer
+        super().close()
 
     def _draw_picture(self, shown: PredictionPicture) -> None:
         """Boxes or a mask on the photo (no text in it), the table of colours and classes beside."""
