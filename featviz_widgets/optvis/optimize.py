@@ -323,7 +323,7 @@ def maximize(
     >>> len(result.images), result.images[0].shape
     (3, (128, 128, 3))
     """
-    check_model(model)
+    model = check_model(model)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise TypeError("cancel must have an is_set() method (e.g. threading.Event)")
     settings = MaximizeSettings() if settings is None else settings
