@@ -151,6 +151,10 @@ ENGLISH: dict[str, str] = {
         "layer {layer!r} ({kind}) has no parameters yet: run the model once on an input "
         "(model(x)) before exploring it"
     ),
+    "input_independent": (
+        "layer {layer!r} does not depend on the input pixels (e.g. a position-bias table): "
+        "there is no picture to find for it; pick a layer the image flows through"
+    ),
     "inside_scripted": (
         " ({name!r} is inside the TorchScript module {scripted!r}, whose insides torch does not "
         "let anyone hook: pick {scripted!r} itself or a layer outside it)"

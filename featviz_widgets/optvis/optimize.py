@@ -30,6 +30,7 @@ from ..engine import (
     owner_for,
 )
 from ..inputs import normalization
+from ..messages import MessageValueError
 from . import clips as _clips
 from . import params as _params
 from .objectives import OUTPUT, LayerOutputs, Objective, channel
@@ -163,6 +164,8 @@ class _Run:
             acts = self._record(model, self.model_input(raw))
         self.size_checked = True
         value = self.objective(acts)
+        if not value.requires_grad:  # the same refusal as the receptive-field rule's
+            raise MessageValueError("input_independent", layer=", ".join(self.objective.layers))
         total = value
         if self.preset.headroom is not None:
             total = value - self.preset.restraint * _params.saturation(raw, self.preset.headroom)

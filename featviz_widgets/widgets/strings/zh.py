@@ -314,6 +314,10 @@ TABLE: dict[str, str] = {
     "msg_model_lazy": (
         "层 {layer!r}（{kind}）还没有参数：请先在一个输入上运行一次模型（model(x)），再探索它"
     ),
+    "msg_input_independent": (
+        "层 {layer!r} 不依赖输入像素（例如位置偏置表）：没有可以为它寻找的图像；"
+        "请选择图像会流经的层"
+    ),
     "msg_inside_scripted": (
         "（{name!r} 在 TorchScript 模块 {scripted!r} 内部，torch 不允许给其内部挂钩子："
         "请选择 {scripted!r} 本身或它外面的层）"
