@@ -16,7 +16,7 @@ from ..messages import Message, MessageValueError
 from . import _fx
 from ._recorder import parse_key
 from ._state import check_model
-from ._wrappers import strip_prefix
+from ._wrappers import strip_wrapper_prefix
 from .owner import owner_for
 
 __all__ = ["check_layers", "unknown_layer_error"]
@@ -85,13 +85,15 @@ def resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[
     if names is None:
         return modules, []
     known = set(modules)
-    names = list(dict.fromkeys(strip_prefix(name, known) for name in names))
+    names = list(dict.fromkeys(strip_wrapper_prefix(name, known) for name in names))
     unknown = [name for name in names if name not in known]
     if unknown:
         graph, note = _graph_nodes(model)
         for name in unknown:
             if graph is None or name not in graph:
-                raise unknown_layer_error(model, name, modules, graph, note + _scripted(name, model))
+                raise unknown_layer_error(
+                    model, name, modules, graph, note + _scripted(name, model)
+                )
     return [n for n in names if n in known], unknown
 
 
@@ -138,7 +140,7 @@ def check_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
     keys = []
     for key in layers:  # a wrapper's prefix dropped from the name, the key's suffix kept
         name = parse_key(key).name
-        keys.append(strip_prefix(name, known) + key[len(name) :])
+        keys.append(strip_wrapper_prefix(name, known) + key[len(name) :])
     keys = list(dict.fromkeys(keys))
     resolve(model, list(dict.fromkeys(parse_key(key).name for key in keys)))
     return keys

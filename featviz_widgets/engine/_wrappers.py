@@ -6,7 +6,7 @@ Training code often hands over a network inside a wrapper: ``torch.compile``'s
 are the ones the user wrote, the compiled code is never run (every new set of hooks would
 recompile the graph, seconds per layer change), and one warning per wrapper says so. Names with
 the wrapper's prefix (``"module.layer1"``, ``"_orig_mod.layer1"``) are accepted too
-(:func:`strip_prefix`).
+(:func:`strip_wrapper_prefix`).
 
 A fully scripted model (``torch.jit.script`` / ``torch.jit.load``) has no Python modules to
 hook; a model with lazy modules that never ran has no parameters yet. Both get a TypeError that
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from collections.abc import Container
 
 from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ..messages import Message, MessageTypeError
 
-__all__ = ["is_scripted", "strip_prefix", "unwrap"]
+__all__ = ["is_scripted", "strip_wrapper_prefix", "unwrap"]
 
 # The attribute each wrapper keeps the user's network in (OptimizedModule is recognized by its
 # class name: importing torch._dynamo to name the class costs a second at import time).
@@ -50,7 +51,9 @@ def _script_module_type() -> type:
 
 def _inside(model: nn.Module) -> tuple[nn.Module, str] | None:
     """The network a wrapper holds and the attribute it is under, or None for no wrapper."""
-    if type(model).__name__ == _COMPILED and isinstance(getattr(model, "_orig_mod", None), nn.Module):
+    if type(model).__name__ == _COMPILED and isinstance(
+        getattr(model, "_orig_mod", None), nn.Module
+    ):
         return model._orig_mod, "_orig_mod"
     parallel = (nn.DataParallel, nn.parallel.DistributedDataParallel)
     if isinstance(model, parallel) and isinstance(getattr(model, "module", None), nn.Module):
@@ -98,11 +101,17 @@ def _check_initialized(model: nn.Module) -> None:
             )
 
 
-def strip_prefix(name: str, known: set[str] | frozenset[str]) -> str:
+def strip_wrapper_prefix(name: str, known: Container[str]) -> str:
     """``name`` without a wrapper's prefix when only the stripped name is a layer of the model.
 
     ``"module.layer1"`` -> ``"layer1"`` for a network that has ``layer1`` (and no module named
     ``module``): the name the user copied from a wrapped model's ``state_dict`` still works.
+    Any other name comes back as it is (the caller's check reports it).
+
+    Examples
+    --------
+    >>> strip_wrapper_prefix("module._orig_mod.fc", {"fc"}), strip_wrapper_prefix("x", {"fc"})
+    ('fc', 'x')
     """
     stripped = name
     while stripped not in known:

@@ -336,4 +336,3 @@ def default_input_side(model: nn.Module, size: int | None = None) -> int:
     if size is not None:
         return size
     return owner_for(model).preferred_side() or 224
-

@@ -19,9 +19,7 @@ IMAGES = 1  # the explorer's shapes come from a survey of its one image
 def candidates(data: ExplorerData) -> tuple[list[str], dict[str, int]]:
     """Module outputs that can be maximized (:func:`maximizable_channels`: maps, tokens, pooled
     channels), in execution order, and their channel axes."""
-    axes = {
-        k: _probe_axis(_channel_axis(data, k)) for k in data.module_keys() if k in data.infos
-    }
+    axes = {k: _probe_axis(_channel_axis(data, k)) for k in data.module_keys() if k in data.infos}
     names = [k for k, axis in axes.items() if maximizable_channels(data.shape(k), axis, IMAGES)]
     return names, {k: axes[k] for k in names}
 
