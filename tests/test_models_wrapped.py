@@ -176,7 +176,9 @@ def test_a_layer_change_on_a_compiled_model_never_compiles() -> None:
 
 def test_distributed_data_parallel_with_a_one_process_group(tmp_path: Path) -> None:
     # DDP needs a process group: a single-process gloo group on a file store runs on any CPU.
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
     try:
         model, fired = user_model()
         outer = nn.parallel.DistributedDataParallel(model)
