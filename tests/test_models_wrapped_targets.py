@@ -47,7 +47,7 @@ def test_the_one_rule_of_what_can_be_maximized() -> None:
     assert maximizable_channels((1, 8, 5, 5), 1) == 8
     assert maximizable_channels((1, 49, 96), -1) == 96  # tokens, channels last
     assert maximizable_channels((1, 10), 1) is None  # a vector: no positions
-    assert maximizable_channels((16, 16, 32), -1, batch=1) is None  # windows in the batch axis
+    assert maximizable_channels((4, 96, 8, 14, 14), 1) == 96  # heads folded into the batch
     assert maximizable_channels((1, 8, 4, 4), 0) is None  # the batch axis is not a channel axis
 
 

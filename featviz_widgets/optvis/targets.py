@@ -35,18 +35,13 @@ __all__ = ["MIN_FRACTION", "LayerChoice", "layer_to_maximize", "maximizable_chan
 MIN_FRACTION = 1 / 8  # of the picture's side: below it a layer's optimum is a tiled texture
 
 
-def maximizable_channels(
-    shape: Sequence[int], channel_axis: int, batch: int | None = None
-) -> int | None:
+def maximizable_channels(shape: Sequence[int], channel_axis: int) -> int | None:
     """How many channels of a layer output of ``shape`` (batch first) can be maximized, or None.
 
     The objective is a channel's mean over its positions, so any output with a batch axis, a
     channel axis (``channel_axis``, e.g. 1 for NCHW maps, -1 for tokens) and at least one
     position axis qualifies, a pooled ``C x 1 x 1`` included; a flat ``[N, C]`` vector has no
     positions (its units are classes or features: maximize it as the model's output instead).
-    ``batch``, when given, is the number of images that produced the output: an output whose
-    first axis is not it (attention windows or heads folded into the batch) has no per-image
-    channels to maximize.
 
     Examples
     --------
@@ -54,8 +49,6 @@ def maximizable_channels(
     (8, None)
     """
     if len(shape) < 3 or not -len(shape) < channel_axis < len(shape) or channel_axis == 0:
-        return None
-    if batch is not None and int(shape[0]) != batch:
         return None
     channels = int(shape[channel_axis])
     return channels if channels > 0 else None

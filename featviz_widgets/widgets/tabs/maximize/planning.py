@@ -13,14 +13,12 @@ from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize, maxim
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets.tabs._base import Say, Selection
 
-IMAGES = 1  # the explorer's shapes come from a survey of its one image
-
 
 def candidates(data: ExplorerData) -> tuple[list[str], dict[str, int]]:
     """Module outputs that can be maximized (:func:`maximizable_channels`: maps, tokens, pooled
     channels), in execution order, and their channel axes."""
     axes = {k: _probe_axis(_channel_axis(data, k)) for k in data.module_keys() if k in data.infos}
-    names = [k for k, axis in axes.items() if maximizable_channels(data.shape(k), axis, IMAGES)]
+    names = [k for k, axis in axes.items() if maximizable_channels(data.shape(k), axis)]
     return names, {k: axes[k] for k in names}
 
 
@@ -60,7 +58,7 @@ def plan_channels(
     # optvis finds the same channel axis (the layout's: last for channels-last, tokens and
     # windows) when it runs, so a channel here is the map this explorer shows
     axis = _channel_axis(data, choice.layer)
-    channels = maximizable_channels(data.shape(choice.layer), axis, IMAGES)
+    channels = maximizable_channels(data.shape(choice.layer), axis)
     view = data.view(choice.layer)
     if channels is None or (view.maps is not None and view.shape[axis] != view.channels):
         raise ValueError(say("max_no_maps", layer=choice.layer, shape=view.label))
