@@ -286,6 +286,7 @@ def preprocessing(
     >>> recipe.resize, recipe.crop, tuple(recipe.tensor(recipe.picture(np.zeros((40, 60)))).shape)
     ((37,), (32,), (3, 32, 32))
     """
+    model = check_model(model) if model is not None else None  # inside a compile/DP wrapper
     channels = _model_channels(model)
     default = owner_for(model).adapter.default_normalization() if model is not None else None
     if preprocess is not None and not callable(preprocess):

@@ -20,15 +20,17 @@ import weakref
 from collections.abc import Container
 
 from torch import nn
+from torch.jit import ScriptModule
 from torch.nn.parameter import is_lazy
 
 from ..messages import Message, MessageTypeError
 
 __all__ = ["is_scripted", "strip_wrapper_prefix", "unwrap"]
 
-# The attribute each wrapper keeps the user's network in (OptimizedModule is recognized by its
-# class name: importing torch._dynamo to name the class costs a second at import time).
+# torch.compile's wrapper, recognized by its class name: importing torch._dynamo to name the
+# class costs a second at import time.
 _COMPILED = "OptimizedModule"
+# The attributes wrappers keep the user's network in, as they prefix its layer names.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 # Wrappers already announced (one warning per wrapper object) and models already checked for
@@ -40,13 +42,7 @@ _INITIALIZED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 def is_scripted(module: nn.Module) -> bool:
     """Whether ``module`` is TorchScript (``torch.jit.script`` / ``torch.jit.load``): it runs
     compiled code whose submodules torch does not let anyone hook."""
-    return isinstance(module, _script_module_type())
-
-
-def _script_module_type() -> type:
-    from torch.jit import ScriptModule
-
-    return ScriptModule
+    return isinstance(module, ScriptModule)
 
 
 def _inside(model: nn.Module) -> tuple[nn.Module, str] | None:
@@ -69,7 +65,7 @@ def unwrap(model: nn.Module) -> nn.Module:
     Examples
     --------
     >>> inner = nn.Sequential(nn.Linear(2, 2))
-    >>> unwrap(nn.DataParallel(inner)) is inner  # doctest: +SKIP
+    >>> unwrap(nn.DataParallel(inner)) is inner  # and a one-line UserWarning saying so
     True
     """
     outer, steps = model, []
