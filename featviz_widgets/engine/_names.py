@@ -91,18 +91,17 @@ def resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[
         graph, note = _graph_nodes(model)
         for name in unknown:
             if graph is None or name not in graph:
-                raise unknown_layer_error(
-                    model, name, modules, graph, note + _scripted(name, model)
-                )
+                inside = _scripted(name, model)  # a Message, worded in the reader's language
+                raise unknown_layer_error(model, name, modules, graph, note or inside)
     return [n for n in names if n in known], unknown
 
 
-def _scripted(name: str, model: nn.Module) -> str:
+def _scripted(name: str, model: nn.Module) -> Message | str:
     """Why ``name`` is not listed when it lies inside a TorchScript submodule, else ""."""
     scripted = owner_for(model).adapter.scripted_parent(model, name)
     if scripted is None:
         return ""
-    return str(Message("inside_scripted", name=name, scripted=scripted))
+    return Message("inside_scripted", name=name, scripted=scripted)
 
 
 def _graph_nodes(model: nn.Module) -> tuple[list[str] | None, str]:
