@@ -231,7 +231,11 @@ def test_a_scripted_submodule_is_one_opaque_layer() -> None:
     result = maximize(model, ("conv2", 1), settings=SETTINGS)
     assert result.steps == 3 and np.isfinite(result.history).all()
     ex.close()
-    assert model.conv2 is scripted  # back in its slot after every forward
+    model.fc.forward = lambda x: 1 / 0  # a forward that fails after the scripted layer ran
+    with pytest.raises(RuntimeError, match="forward failed"):
+        capture(model, X)
+    del model.fc.forward
+    assert model.conv2 is scripted  # back in its slot after every forward, failed or not
     assert model_state(model).hooks == before.hooks
     assert_model_unchanged(model, before)
 
