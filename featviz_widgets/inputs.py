@@ -93,9 +93,11 @@ def prepare_image(
         ``keras.applications.resnet.preprocess_input``, used instead of the normalization
         (after the resize and crop).
     clip : whether ``img`` is a clip: None decides by the model (a video model, whose stem is a
-        Conv3d, takes clips: a list of frames, a 4-D array, a 5-D tensor; a 4-D tensor is then
-        ambiguous and needs ``clip=True``, read as ``(C, T, H, W)``); True for a clip without a
-        model (or use :func:`prepare_clip`).
+        Conv3d, takes clips: a list of frames, a 4-D array, a 5-D tensor, a 4-D ``(C, T, H, W)``
+        tensor whose first axis is the model's channels, as torchvision's video ``transforms()``
+        return; a 4-D tensor that could also be one image ``(1, C, H, W)`` is ambiguous and
+        needs ``clip=True`` or ``clip=False``); True for a clip without a model (or use
+        :func:`prepare_clip`).
 
     Examples
     --------
@@ -155,14 +157,15 @@ def prepare_clip(
 def is_clip(img: Any, model: nn.Module | None, clip: bool | None = None) -> bool:
     """Whether ``img`` is a clip for ``model``: ``clip`` when given, else by its form.
 
-    ValueError when the form is ambiguous (a 4-D tensor for a video model) or does not fit the
-    model (a clip for an image model, an image for a video model), naming the fix.
+    ValueError when the form is ambiguous (a 4-D tensor for a video model that reads as a clip
+    and as an image, or as neither) or does not fit the model (a clip for an image model, an image for a video model), naming the fix.
     """
     if clip is not None and not isinstance(clip, bool):
         raise MessageTypeError("clip_flag", value=clip)
-    takes_clips = model is not None and owner_for(check_model(model)).takes_clips
+    owner = owner_for(check_model(model)) if model is not None else None
+    takes_clips = owner is not None and owner.takes_clips
     if clip is None and isinstance(img, Tensor) and img.dim() == 4 and takes_clips:
-        raise MessageValueError("clip_ambiguous", shape=tuple(img.shape))
+        clip = _tensor_reading(img, owner.input_channels or 3)
     if clip is None and not takes_clips:
         return False  # an image model (or none): image decoding says what a clip needs
     if clip is None:
@@ -175,6 +178,17 @@ def is_clip(img: Any, model: nn.Module | None, clip: bool | None = None) -> bool
     if model is not None and not clip and takes_clips:
         raise MessageValueError("image_for_video_model", model=type(model).__name__)
     return clip
+
+
+def _tensor_reading(img: Tensor, channels: int) -> bool:
+    """A 4-D tensor for a video model taking ``channels``: True when it can only be a clip
+    ``(C, T, H, W)`` (what torchvision's video ``transforms()`` return), False when it can only
+    be an image ``(1, C, H, W)``; ValueError when both readings, or neither, fit."""
+    as_clip = int(img.shape[0]) == channels
+    as_image = int(img.shape[0]) == 1 and int(img.shape[1]) == channels
+    if as_clip != as_image:
+        return as_clip
+    raise MessageValueError("clip_ambiguous", shape=tuple(img.shape))
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,7 @@ def preprocessing(
     >>> recipe.resize, recipe.crop, tuple(recipe.tensor(recipe.picture(np.zeros((40, 60)))).shape)
     ((37,), (32,), (3, 32, 32))
     """
+    model = check_model(model) if model is not None else None  # inside a compile/DP wrapper
     channels = _model_channels(model)
     default = owner_for(model).adapter.default_normalization() if model is not None else None
     if preprocess is not None and not callable(preprocess):

@@ -133,6 +133,32 @@ ENGLISH: dict[str, str] = {
         "(all {count}: sorted(matplotlib.colormaps))"
     ),
     "unknown_normalization": "unknown normalization {name!r}; choose one of {choices}.{close}",
+    # -- models as users hand them over ----------------------------------------------------------
+    "model_unwrapped": (
+        "featviz explores the {inner} inside this {wrapper} (model.{path}); layer names work "
+        "with or without the '{path}.' prefix"
+    ),
+    "model_uncompiled": (
+        "featviz explores the {inner} inside this {wrapper} (model.{path}) and runs it "
+        "uncompiled: hooks would recompile it at every layer change; layer names work with or "
+        "without the '{path}.' prefix"
+    ),
+    "model_scripted": (
+        "{model} is a TorchScript model (torch.jit.script or torch.jit.load): torch does not let "
+        "its layers be hooked; explore the eager nn.Module it was scripted from instead"
+    ),
+    "model_lazy": (
+        "layer {layer!r} ({kind}) has no parameters yet: run the model once on an input "
+        "(model(x)) before exploring it"
+    ),
+    "input_independent": (
+        "layer {layer!r} does not depend on the input pixels (e.g. a position-bias table): "
+        "there is no picture to find for it; pick a layer the image flows through"
+    ),
+    "inside_scripted": (
+        " ({name!r} is inside the TorchScript module {scripted!r}, whose insides torch does not "
+        "let anyone hook: pick {scripted!r} itself or a layer outside it)"
+    ),
 }
 
 

@@ -124,8 +124,11 @@ def test_video_weights_give_kinetics_preprocessing() -> None:
 def test_clip_forms_that_need_clip_true_or_do_not_fit() -> None:
     net, image_net = tiny_video_net(), nn.Sequential(nn.Conv2d(3, 4, 3))
     cthw = torch.rand(3, 4, 16, 16)
-    with pytest.raises(ValueError, match="ambiguous.*clip=True"):
-        prepare_image(cthw, net, size=16)
+    with pytest.raises(ValueError, match="ambiguous.*clip=True"):  # (T, C, H, W): no reading fits
+        prepare_image(cthw.transpose(0, 1), net, size=16)
+    gray = nn.Sequential(nn.Conv3d(1, 4, 3))
+    with pytest.raises(ValueError, match="ambiguous.*clip=True"):  # a 1-frame clip or an image
+        prepare_image(torch.rand(1, 1, 16, 16), gray, size=16)
     assert tuple(prepare_image(cthw, net, size=16, clip=True).batch.shape) == (1, 3, 4, 16, 16)
     with pytest.raises(ValueError, match=r"5 dims.*clip is for a video model.*x\[0, :, t\]"):
         prepare_image(cthw[None], image_net, size=16)

@@ -20,7 +20,8 @@ from :func:`layouts`, layer names are checked by :func:`check_layers` (one unkno
 Submodules: ``adapters`` (torch, keras), ``_types`` (LayerInfo, is_keras: the leaf every other
 module may import), ``_capture`` (list_layers, list_nodes, capture, survey, survey_nodes),
 ``_names`` (the layer-name check and its error), ``_context`` (Capture), ``_recording``
-(Recording), ``_layouts`` (layouts), ``_recorder`` (the one hook mechanism and the output-naming
+(Recording), ``_wrappers`` (the network inside torch.compile / DataParallel wrappers, refusals
+of scripted and uninitialized lazy models), ``_layouts`` (layouts), ``_recorder`` (the one hook mechanism and the output-naming
 grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`` (input size,
 class names and scores a model declares, the image list a detection model takes), ``_outputs``
 (what an output holds: class scores, detected boxes, a segmentation), ``owner`` (ModelOwner),
@@ -50,6 +51,7 @@ from ._recorder import CaptureKey, base_name, parse_key
 from ._recording import Recording, RecordingError
 from ._state import check_model, input_channels, model_device, model_dtype, preserved_state
 from ._types import LayerInfo
+from ._wrappers import strip_wrapper_prefix
 from .attribution import ATTRIBUTION_METHODS, AttributionMaps, attribution_maps
 from .budget import BudgetCache, memory_budget, memory_in_use, set_memory_budget
 from .fused import output_twin
@@ -94,6 +96,7 @@ __all__ = [
     "receptive_field",
     "segmentation_scores",
     "set_memory_budget",
+    "strip_wrapper_prefix",
     "survey",
     "survey_nodes",
     "unknown_layer_error",

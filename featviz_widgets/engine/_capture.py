@@ -58,7 +58,7 @@ def list_layers(model: nn.Module, example: Tensor | None = None) -> list[LayerIn
     >>> [(i.name, i.shapes) for i in list_layers(net, torch.zeros(1, 3, 8, 8))]
     [('0', ((1, 4, 6, 6),)), ('1', ((1, 4, 6, 6),))]
     """
-    check_model(model)
+    model = check_model(model)
     infos = {info.name: info for info in owner_for(model).adapter.layers(model)}
     if example is None:
         return list(infos.values())
@@ -99,7 +99,7 @@ def survey(model: nn.Module, x: Tensor, *, what: str = "the layer shapes") -> Su
     >>> survey(net, torch.zeros(1, 3, 8, 8)).shapes
     {'0': (1, 4, 6, 6), '1': (1, 4, 6, 6)}
     """
-    check_model(model)
+    model = check_model(model)
     _check_input(x)
     recorder = ShapeRecorder()
     owner = owner_for(model)
@@ -127,7 +127,7 @@ def survey_nodes(model: nn.Module, x: Tensor) -> dict[str, tuple[int, ...]]:
     >>> survey_nodes(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), torch.zeros(1, 2))
     {'input': (1, 2), '0': (1, 3), '1': (1, 3)}
     """
-    check_model(model)
+    model = check_model(model)
     _check_input(x)
     names = node_names(model)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -154,7 +154,7 @@ def list_nodes(model: nn.Module) -> list[str]:
     >>> list_nodes(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
     ['input', '0', '1']
     """
-    check_model(model)
+    model = check_model(model)
     return node_names(model)
 
 
@@ -188,7 +188,7 @@ def capture(
     >>> acts["0"].shape, bool((acts["0"] < 0).any())  # the in-place ReLU did not clobber it
     (torch.Size([2, 4, 6, 6]), True)
     """
-    check_model(model)
+    model = check_model(model)
     _check_input(x)
     modules, nodes = resolve(model, layers)
     what = _describe(model, [*modules, *nodes] if layers is not None else None)

@@ -14,6 +14,7 @@ from torch import nn
 
 from .. import _layout_rules
 from ._capture import Survey
+from ._state import check_model
 from .owner import owner_for
 
 __all__ = ["layouts"]
@@ -44,6 +45,7 @@ def layouts(model: nn.Module, found: Survey | Mapping[str, tuple[int, ...]]) -> 
     >>> layouts(net, survey(net, torch.zeros(1, 3, 8, 8)))["0"]
     'channels_first'
     """
+    model = check_model(model)  # the network inside a compile / DataParallel wrapper
     shapes = dict(found.shapes if isinstance(found, Survey) else found)
     declared = owner_for(model).adapter.declared_layouts(shapes)
     if declared is not None:

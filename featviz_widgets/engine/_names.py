@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from torch import nn
 
 from .._text import close_names
-from ..messages import MessageValueError
+from ..messages import Message, MessageValueError
 from . import _fx
 from ._recorder import parse_key
+from ._state import check_model
+from ._wrappers import strip_wrapper_prefix
 from .owner import owner_for
 
 __all__ = ["check_layers", "unknown_layer_error"]
@@ -74,19 +76,32 @@ def as_names(layers: str | Sequence[str] | None) -> list[str] | None:
 
 
 def resolve(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """Split ``layers`` into module names and FX node names; ValueError for unknown ones."""
+    """Split ``layers`` into module names and FX node names; ValueError for unknown ones.
+
+    A name with a wrapper's prefix (``"module.layer1"``) is read as the layer it names."""
+    model = check_model(model)
     names = as_names(layers)
     modules = owner_for(model).adapter.names(model)
     if names is None:
         return modules, []
     known = set(modules)
+    names = list(dict.fromkeys(strip_wrapper_prefix(name, known) for name in names))
     unknown = [name for name in names if name not in known]
     if unknown:
         graph, note = _graph_nodes(model)
         for name in unknown:
             if graph is None or name not in graph:
-                raise unknown_layer_error(model, name, modules, graph, note)
+                inside = _scripted(name, model)  # a Message, worded in the reader's language
+                raise unknown_layer_error(model, name, modules, graph, note or inside)
     return [n for n in names if n in known], unknown
+
+
+def _scripted(name: str, model: nn.Module) -> Message | str:
+    """Why ``name`` is not listed when it lies inside a TorchScript submodule, else ""."""
+    scripted = owner_for(model).adapter.scripted_parent(model, name)
+    if scripted is None:
+        return ""
+    return Message("inside_scripted", name=name, scripted=scripted)
 
 
 def _graph_nodes(model: nn.Module) -> tuple[list[str] | None, str]:
@@ -119,6 +134,12 @@ def check_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
         or not all(isinstance(n, str) for n in layers)
     ):
         raise TypeError("layers must be a layer name or a non-empty list of names")
-    keys = list(dict.fromkeys(layers))
+    model = check_model(model)
+    known = set(owner_for(model).adapter.names(model))
+    keys = []
+    for key in layers:  # a wrapper's prefix dropped from the name, the key's suffix kept
+        name = parse_key(key).name
+        keys.append(strip_wrapper_prefix(name, known) + key[len(name) :])
+    keys = list(dict.fromkeys(keys))
     resolve(model, list(dict.fromkeys(parse_key(key).name for key in keys)))
     return keys

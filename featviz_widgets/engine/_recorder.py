@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ._wrappers import is_scripted
+
 
 class StopForward(BaseException):
     """Raised from a hook once every requested layer has fired; caught by capture.
@@ -123,11 +125,47 @@ def forward_hooks(
     try:
         for name in names:
             module = model.get_submodule(name)
-            handles.append(module.register_forward_hook(make_hook(name), prepend=prepend))
+            if is_scripted(module) and name:  # torch refuses hooks on TorchScript: tap its slot
+                handles.append(_Tap.into(model, name, make_hook(name)))
+            else:
+                handles.append(module.register_forward_hook(make_hook(name), prepend=prepend))
         yield
     finally:
-        for handle in handles:
+        for handle in reversed(handles):
             handle.remove()
+
+
+class _Tap(nn.Module):
+    """Stands in a TorchScript submodule's slot in its parent for one forward: calls it and
+    hands its output to ``hook``. ``remove()`` puts the scripted module back (the forward-hook
+    handle's interface). The scripted module is held outside ``_modules``, so the model's
+    parameters and buffers are never listed twice."""
+
+    def __init__(self, scripted: nn.Module, hook: Callable[[nn.Module, object, object], None]):
+        super().__init__()
+        object.__setattr__(self, "_scripted", scripted)
+        object.__setattr__(self, "_hook", hook)
+        self._slot: tuple[nn.Module, str] | None = None
+
+    @classmethod
+    def into(cls, model: nn.Module, name: str, hook: Callable) -> _Tap:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        tap = cls(parent._modules[child], hook)
+        tap._slot = (parent, child)
+        parent._modules[child] = tap
+        return tap
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        output = self._scripted(*args, **kwargs)
+        self._hook(self._scripted, args, output)
+        return output
+
+    def remove(self) -> None:
+        if self._slot is not None:
+            parent, child = self._slot
+            parent._modules[child] = self._scripted
+            self._slot = None
 
 
 class ShapeRecorder:

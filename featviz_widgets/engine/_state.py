@@ -11,10 +11,16 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
 from ._types import is_keras
+from ._wrappers import unwrap
 
 
 def check_model(model: object) -> nn.Module:
-    """Return ``model`` if it is an ``nn.Module``, else raise a TypeError that says what to pass."""
+    """The network to explore for ``model``, else a TypeError that says what to pass.
+
+    ``model`` itself for a plain ``nn.Module``; the network inside ``torch.compile``'s,
+    ``DataParallel``'s or ``DistributedDataParallel``'s wrapper (:func:`~._wrappers.unwrap`).
+    Fully scripted models and lazy modules that never ran are refused with the fix.
+    """
     if is_keras(model) and not isinstance(model, nn.Module):
         raise TypeError(
             f"{type(model).__name__} is a Keras model on another backend than PyTorch; featviz "
@@ -26,7 +32,7 @@ def check_model(model: object) -> nn.Module:
             f"model must be a torch.nn.Module, got {type(model).__name__}; pass the network "
             "itself (e.g. torchvision.models.resnet18()), not its state_dict or output"
         )
-    return model
+    return unwrap(model)
 
 
 @contextmanager

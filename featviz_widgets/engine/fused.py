@@ -24,6 +24,7 @@ from __future__ import annotations
 from torch import nn
 
 from ._fx import TraceError, fold_batch_norms
+from ._state import check_model
 from .owner import owner_for
 
 __all__ = ["output_twin"]
@@ -39,6 +40,7 @@ def output_twin(model: nn.Module) -> nn.Module | None:
 
     Call it holding ``owner_for(model).using()``: building the twin traces the model.
     """
+    model = check_model(model)  # the network inside a compile / DataParallel wrapper
     owner = owner_for(model)
     key = _weights_key(model)
     cached = owner.memo.get(("output_twin",))

@@ -309,8 +309,11 @@ _OWNERS_LOCK = threading.Lock()
 
 
 def owner_for(model: nn.Module) -> ModelOwner:
-    """The model's owner, created on first use and shared by every featviz path in the process."""
-    check_model(model)
+    """The model's owner, created on first use and shared by every featviz path in the process.
+
+    A wrapped model (``torch.compile``, ``DataParallel``) shares the owner of the network inside.
+    """
+    model = check_model(model)
     with _OWNERS_LOCK:
         owner = _OWNERS.get(model)
         if owner is None:
@@ -333,4 +336,3 @@ def default_input_side(model: nn.Module, size: int | None = None) -> int:
     if size is not None:
         return size
     return owner_for(model).preferred_side() or 224
-

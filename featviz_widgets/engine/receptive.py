@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, fx, nn
 
+from ..messages import MessageValueError
 from ._fx import TraceError, module_graph
 from ._recorder import StopForward
+from ._state import check_model
 from .owner import owner_for, to_eval
 
 __all__ = ["ReceptiveField", "receptive_field"]
@@ -100,6 +102,7 @@ def receptive_field(
     if method not in ("probe", "graph"):
         raise ValueError(f"method must be 'probe' or 'graph', got {method!r}")
     hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    model = check_model(model)  # the network inside a compile / DataParallel wrapper
     owner = owner_for(model)
     key = ("receptive_field", layer, hw, method, channel_axis)
     if key not in owner.memo:
@@ -154,7 +157,7 @@ def _probe(model: nn.Module, layer: str, hw: tuple[int, int], channel_axis: int)
             raise ValueError(f"layer {layer!r} gives no tensor to probe")
         unit = _middle_unit(found[0], channel_axis)
         if not unit.requires_grad:
-            raise ValueError(f"layer {layer!r} does not depend on the input pixels")
+            raise MessageValueError("input_independent", layer=layer)
         (grad,) = torch.autograd.grad(unit, x)
     seen = grad.abs().sum(dim=tuple(range(grad.dim() - 2))) > 0  # over batch, channels, frames
     rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()

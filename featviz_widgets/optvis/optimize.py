@@ -12,7 +12,7 @@ capture from the model and sees it exactly as its user left it.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,8 +28,10 @@ from ..engine import (
     check_model,
     output_twin,
     owner_for,
+    strip_wrapper_prefix,
 )
 from ..inputs import normalization
+from ..messages import MessageValueError
 from . import clips as _clips
 from . import params as _params
 from .objectives import OUTPUT, LayerOutputs, Objective, channel
@@ -50,8 +52,12 @@ class _Event(Protocol):
 OnStep = Callable[[int, float, "np.ndarray | None"], None]
 
 
-def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[int]]:
-    """Objective plus the per-image seed keys (channel numbers, or image indices for an Objective)."""
+def _resolve_target(
+    target: object, batch: int | None, names: Container[str] = ()
+) -> tuple[Objective, list[int]]:
+    """Objective plus the per-image seed keys (channel numbers, or image indices for an Objective).
+
+    ``names`` are the model's layer names, against which a wrapper's prefix is dropped."""
     if isinstance(target, Objective):
         n = target.batch_size if batch is None else batch
         if n < target.batch_size:
@@ -64,6 +70,7 @@ def _resolve_target(target: object, batch: int | None) -> tuple[Objective, list[
             f"target must be an Objective, (layer, channel) or (layer, [channels]); got {target!r}"
         )
     layer, chans = target
+    layer = strip_wrapper_prefix(layer, names)  # "module.conv1" of a DataParallel: "conv1"
     chans = [chans] if not isinstance(chans, Sequence) else list(chans)
     try:
         if any(isinstance(c, bool) for c in chans):
@@ -163,6 +170,8 @@ class _Run:
             acts = self._record(model, self.model_input(raw))
         self.size_checked = True
         value = self.objective(acts)
+        if not value.requires_grad:  # the same refusal as the receptive-field rule's
+            raise MessageValueError("input_independent", layer=", ".join(self.objective.layers))
         total = value
         if self.preset.headroom is not None:
             total = value - self.preset.restraint * _params.saturation(raw, self.preset.headroom)
@@ -234,7 +243,8 @@ def _prepare(
     preprocess: Callable[[Tensor], Tensor] | None = None,
 ) -> _Run:
     """Validate the target against the model and build the image (the caller holds the model)."""
-    objective, keys = _resolve_target(target, settings.batch)
+    names = set(owner.adapter.names(owner.model))
+    objective, keys = _resolve_target(target, settings.batch, names)
     # Checks the names (close-match hints) before any work.
     recording = Recording(owner.model, objective.layers, keep_graph=True)
     preset = PRESETS[settings.preset]
@@ -323,7 +333,7 @@ def maximize(
     >>> len(result.images), result.images[0].shape
     (3, (128, 128, 3))
     """
-    check_model(model)
+    model = check_model(model)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise TypeError("cancel must have an is_set() method (e.g. threading.Event)")
     settings = MaximizeSettings() if settings is None else settings

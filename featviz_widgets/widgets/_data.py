@@ -42,6 +42,7 @@ from featviz_widgets.engine import (
     memory_budget,
     owner_for,
     parse_key,
+    strip_wrapper_prefix,
     survey,
     survey_nodes,
     unknown_layer_error,
@@ -354,7 +355,7 @@ def _check_restrict(
         return None
     if isinstance(layers, str):
         layers = [layers]
-    names = list(layers)
+    names = [strip_wrapper_prefix(name, infos) for name in layers]  # "module.conv1": "conv1"
     if not names:
         raise ValueError("layers= is empty: pass None for every layer, or a list of names")
     for name in names:

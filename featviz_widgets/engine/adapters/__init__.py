@@ -50,6 +50,9 @@ class Adapter(Protocol):
     def layer(self, model: nn.Module, name: str) -> Any:
         """The layer object behind ``name`` (KeyError/AttributeError when unknown)."""
 
+    def scripted_parent(self, model: nn.Module, name: str) -> str | None:
+        """The compiled (TorchScript) layer whose insides hold ``name``, or None."""
+
     def watch(
         self,
         model: nn.Module,

@@ -120,6 +120,9 @@ class KerasAdapter:
                 return layer
         raise KeyError(f"{type(model).__name__} has no layer {name!r}")
 
+    def scripted_parent(self, model: nn.Module, name: str) -> str | None:
+        return None  # Keras layers are never TorchScript
+
     @contextmanager
     def watch(
         self,

@@ -13,8 +13,23 @@ from .. import _facts
 from .._recorder import forward_hooks
 from .._state import input_channels, model_device, model_dtype, preserved_state
 from .._types import LayerInfo
+from .._wrappers import is_scripted
 
 __all__ = ["TorchAdapter"]
+
+
+def _hookable(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Named submodules (the root excluded) in registration order; a TorchScript submodule is one
+    opaque layer: its own output is recorded, its insides (compiled code) are not listed."""
+    found: list[tuple[str, nn.Module]] = []
+    scripted: list[str] = []
+    for name, module in model.named_modules():
+        if not name or any(name.startswith(outer + ".") for outer in scripted):
+            continue
+        found.append((name, module))
+        if is_scripted(module):
+            scripted.append(name)
+    return found
 
 
 class TorchAdapter:
@@ -34,12 +49,23 @@ class TorchAdapter:
                 is_conv=isinstance(module, _ConvNd),
                 calls=0,
             )
-            for name, module in model.named_modules()
-            if name
+            for name, module in _hookable(model)
         ]
 
     def names(self, model: nn.Module) -> list[str]:
-        return [name for name, _ in model.named_modules() if name]
+        return [name for name, _ in _hookable(model)]
+
+    def scripted_parent(self, model: nn.Module, name: str) -> str | None:
+        """The TorchScript submodule ``name`` lies inside (its insides are not layers), or None."""
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            outer = ".".join(parts[:depth])
+            try:
+                if is_scripted(model.get_submodule(outer)):
+                    return outer
+            except AttributeError:
+                return None
+        return None
 
     def layer(self, model: nn.Module, name: str) -> nn.Module:
         return model.get_submodule(name)

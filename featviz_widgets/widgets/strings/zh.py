@@ -327,4 +327,26 @@ TABLE: dict[str, str] = {
         "（全部 {count} 个：sorted(matplotlib.colormaps)）"
     ),
     "msg_unknown_normalization": "未知的 normalization：{name!r}；可选：{choices}。{close}",
+    "msg_model_unwrapped": (
+        "featviz 探索这个 {wrapper} 里面的 {inner}（model.{path}）；层名带不带 '{path}.' 前缀都可以"
+    ),
+    "msg_model_uncompiled": (
+        "featviz 探索这个 {wrapper} 里面的 {inner}（model.{path}），并以未编译的方式运行它："
+        "挂钩子会让它在每次换层时重新编译；层名带不带 '{path}.' 前缀都可以"
+    ),
+    "msg_model_scripted": (
+        "{model} 是 TorchScript 模型（torch.jit.script 或 torch.jit.load）：torch 不允许给它的层"
+        "挂钩子；请改为探索脚本化之前的普通 nn.Module"
+    ),
+    "msg_model_lazy": (
+        "层 {layer!r}（{kind}）还没有参数：请先在一个输入上运行一次模型（model(x)），再探索它"
+    ),
+    "msg_input_independent": (
+        "层 {layer!r} 不依赖输入像素（例如位置偏置表）：没有可以为它寻找的图像；"
+        "请选择图像会流经的层"
+    ),
+    "msg_inside_scripted": (
+        "（{name!r} 在 TorchScript 模块 {scripted!r} 内部，torch 不允许给其内部挂钩子："
+        "请选择 {scripted!r} 本身或它外面的层）"
+    ),
 }

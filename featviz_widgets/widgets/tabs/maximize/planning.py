@@ -9,16 +9,21 @@ first N, the selected channel, or (in grid mode, or after a move) the strongest 
 from __future__ import annotations
 
 from featviz_widgets import layout
-from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize
+from featviz_widgets.optvis.targets import LayerChoice, layer_to_maximize, maximizable_channels
 from featviz_widgets.widgets._data import ExplorerData
 from featviz_widgets.widgets.tabs._base import Say, Selection
 
 
 def candidates(data: ExplorerData) -> tuple[list[str], dict[str, int]]:
-    """Module outputs with channel maps or tokens, in execution order, and their channel axes."""
-    names = [k for k in data.module_keys() if k in data.infos and len(data.shape(k)) >= 3]
-    axes = {k: _probe_axis(layout.channel_axis(layout.hint_for(data.hints, k))) for k in names}
-    return names, axes
+    """Module outputs that can be maximized (:func:`maximizable_channels`: maps, tokens, pooled
+    channels), in execution order, and their channel axes."""
+    axes = {k: _probe_axis(_channel_axis(data, k)) for k in data.module_keys() if k in data.infos}
+    names = [k for k, axis in axes.items() if maximizable_channels(data.shape(k), axis)]
+    return names, {k: axes[k] for k in names}
+
+
+def _channel_axis(data: ExplorerData, key: str) -> int:
+    return layout.channel_axis(layout.hint_for(data.hints, key))
 
 
 def _probe_axis(axis: int) -> int:
@@ -50,14 +55,15 @@ def plan_channels(
     explicit = picked or isinstance(sel.channel, int)
     with data.using():
         choice = plan_layer(data, sel.layer, size, explicit)
-    view = data.view(choice.layer)
     # optvis finds the same channel axis (the layout's: last for channels-last, tokens and
     # windows) when it runs, so a channel here is the map this explorer shows
-    axis = layout.channel_axis(layout.hint_for(data.hints, choice.layer))
-    if view.maps is None or view.shape[axis] != view.channels:
+    axis = _channel_axis(data, choice.layer)
+    channels = maximizable_channels(data.shape(choice.layer), axis)
+    view = data.view(choice.layer)
+    if channels is None or (view.maps is not None and view.shape[axis] != view.channels):
         raise ValueError(say("max_no_maps", layer=choice.layer, shape=view.label))
     if mode == "first":
-        return choice, tuple(range(min(count, view.channels))), False
+        return choice, tuple(range(min(count, channels))), False
     if isinstance(sel.channel, int) and not choice.moved:
         return choice, (sel.channel,), False
     return choice, (int(data.stats(choice.layer).strongest[0]),), True
