@@ -113,6 +113,26 @@ def test_a_model_without_class_scores_gets_a_note_and_no_target_class() -> None:
         ex.close()
 
 
+def test_a_class_the_method_cannot_explain_is_said_in_the_tab() -> None:
+    """A head of zeros: no layer's gradient reaches the class. The library refuses; the tab says
+    why where the heatmap would be, and the explorer itself stays free of errors."""
+    torch.manual_seed(0)
+    model = TinyNet().eval()
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight.zero_()
+    with pytest.raises(ValueError) as refused:
+        attribute(model, CAT, 0, size=SIZE)
+    ex = LayerExplorer(model, CAT, size=SIZE)
+    try:
+        ex.tab = "attribution"
+        tab = ex.tab_object("attribution")
+        assert ex.error is None and tab.answer is None and tab.image.layout.display == "none"
+        assert str(refused.value)[:40] in tab.message.value.replace("&#x27;", "'")
+    finally:
+        ex.close()
+
+
 # -- the heatmap -----------------------------------------------------------------------------
 def test_the_heatmap_is_attribute_called_directly_drawn_over_the_photo(ex) -> None:
     tab = ex.tab_object("attribution")

@@ -29,6 +29,7 @@ import numpy as np
 from featviz_widgets.attribution import METHODS
 from featviz_widgets.widgets._picking import map_tiles, sheet_tiles
 from featviz_widgets.widgets.jobs import JobRunner
+from featviz_widgets.widgets.strings import error_line
 from featviz_widgets.widgets.tabs._base import (
     JobTab,
     PngCache,
@@ -173,7 +174,12 @@ class AttributionTab(JobTab):
         image_id, target, method, layer = fingerprint
         self.layer.disabled = self._working or method not in LAYER_METHODS
         if method in FAST_METHODS:
-            answer = self._answers.get(fingerprint, lambda: self._explain_now(fingerprint))
+            try:
+                answer = self._answers.get(fingerprint, lambda: self._explain_now(fingerprint))
+            except ValueError as refused:  # this class, method or layer cannot be explained
+                self.status.value = ""  # (e.g. no layer's gradient reaches the class): say why
+                self._show_answer(None, note(error_line(self.ctx.lang, refused)))
+                return
         else:
             answer = self.runner.cached(fingerprint)
         if answer is None:
