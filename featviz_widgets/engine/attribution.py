@@ -30,7 +30,7 @@ from .._text import did_you_mean
 from ._state import check_model
 from .attribution_cam import CAM_METHODS, GRADIENT_CAMS, combine, gradient_terms, score_terms
 from .attribution_input import INPUT_METHODS, INPUT_OPTIONS, input_attributions
-from .attribution_layers import LayerMaps, ModelLayers, layer_maps, model_layers, record
+from .attribution_layers import LayerMaps, ModelLayers, layer_maps, model_layers, recording
 from .attribution_target import Goal, parse_goal, scores_of, top_goal
 from .owner import ModelOwner, owner_for
 
@@ -220,7 +220,8 @@ def _last_reached(
     owner: ModelOwner, model: nn.Module, layers: ModelLayers, x: Tensor, goal: Goal, names: list
 ) -> str | None:
     with torch.enable_grad():
-        acts, output = record(owner, model, x.clone().requires_grad_(True), [*names, *goal.layers])
+        x_used = x.clone().requires_grad_(True)
+        acts, output = recording(model, [*names, *goal.layers]).with_output(x_used)
         score = goal.resolve(output).scores(output, acts).sum()
         present = [name for name in names if name in acts and acts[name].requires_grad]
         grads = torch.autograd.grad(score, [acts[n] for n in present], allow_unused=True)
@@ -243,9 +244,7 @@ def _cam(
     gradients = method in GRADIENT_CAMS
     with torch.set_grad_enabled(gradients):
         x_used = x.clone().requires_grad_(gradients)
-        acts, output = record(owner, model, x_used, [maps.name, *goal.layers])
-        if maps.name not in acts:
-            raise ValueError(f"layer {maps.name!r} did not run on this input")
+        acts, output = recording(model, [maps.name, *goal.layers]).with_output(x_used)
         goal = goal.resolve(output)
         score = goal.scores(output, acts)
         layer_output = acts[maps.name]
@@ -259,7 +258,7 @@ def _cam(
     if not gradients:  # ScoreCAM: the image masked by each channel's map, scored in batches
 
         def masked_scores(batch: Tensor) -> Tensor:
-            return scores_of(owner, model, batch, goal)[0]
+            return scores_of(model, batch, goal)[0]
 
         acts_maps = _float_maps(maps, layer_output)
         terms = score_terms(acts_maps, x, masked_scores, settings["batch_size"])
@@ -286,10 +285,10 @@ def _input_method(
     method: str,
     settings: dict[str, Any],
 ) -> AttributionMaps:
-    goal, score = top_goal(owner, model, x, goal)
+    goal, score = top_goal(model, x, goal)
 
     def scores(batch: Tensor) -> Tensor:
-        return scores_of(owner, model, batch, goal)[0]
+        return scores_of(model, batch, goal)[0]
 
     with torch.enable_grad():
         attributions = input_attributions(method, model, scores, x.requires_grad_(True), settings)

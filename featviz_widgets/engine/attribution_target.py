@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ._facts import class_scores
-from .attribution_layers import LayerMaps, ModelLayers, layer_maps, record
+from .attribution_layers import LayerMaps, ModelLayers, layer_maps, recording
 from .owner import ModelOwner
 
 
@@ -79,19 +79,16 @@ def parse_goal(owner: ModelOwner, layers: ModelLayers, target: object) -> Goal:
     return Goal(channel=(maps, int(target[1])))
 
 
-def scores_of(owner: ModelOwner, model: nn.Module, x: Tensor, goal: Goal) -> tuple[Tensor, object]:
+def scores_of(model: nn.Module, x: Tensor, goal: Goal) -> tuple[Tensor, object]:
     """One forward of ``x`` (grad as the caller has it): each item's score and the raw output."""
-    acts, output = record(owner, model, x, goal.layers)
-    missing = [name for name in goal.layers if name not in acts]
-    if missing:
-        raise ValueError(f"layer {missing[0]!r} did not run on this input")
+    acts, output = recording(model, goal.layers).with_output(x)
     return goal.scores(output, acts), output
 
 
-def top_goal(owner: ModelOwner, model: nn.Module, x: Tensor, goal: Goal) -> tuple[Goal, float]:
+def top_goal(model: nn.Module, x: Tensor, goal: Goal) -> tuple[Goal, float]:
     """The goal with its class resolved by one no-grad forward, and the score of ``x``."""
     with torch.no_grad():
-        acts, output = record(owner, model, x, goal.layers)
+        acts, output = recording(model, goal.layers).with_output(x)
         goal = goal.resolve(output)
         return goal, float(goal.scores(output, acts)[0])
 
