@@ -77,7 +77,7 @@ def attribute(
     check_model(model)
     names = _class_names(model, weights, labels)
     index = _class_index(target, names) if isinstance(target, str) else target
-    prepared = _prepared(model, img, weights, size)
+    prepared = prepared_image(model, img, weights, size)
     maps = attribution_maps(
         model, prepared.batch, index, method=method, layer=layer, options=options
     )
@@ -95,7 +95,8 @@ def attribute(
     )
 
 
-def _prepared(model: nn.Module, img: Any, weights: Any, size: int | None) -> PreparedImage:
+def prepared_image(model: nn.Module, img: Any, weights: Any, size: int | None) -> PreparedImage:
+    """``img`` as the model sees it (a PreparedImage is used as it is)."""
     if isinstance(img, PreparedImage):
         return img
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):
