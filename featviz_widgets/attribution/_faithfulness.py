@@ -113,8 +113,9 @@ def faithfulness(
     order = np.argsort(-attribution.heat().ravel(), kind="stable")
     kernel = 2 * int(np.ceil(2 * blur_sigma)) + 1
     blurred = gaussian_blur(x, [kernel, kernel], [float(blur_sigma)] * 2)
-    curve = {"steps": steps, "batch_size": batch_size}
-    target = attribution.target
+    curve: dict[str, Any] = {"steps": steps, "batch_size": batch_size}
+    target = attribution.target if attribution.box is None else None
+    curve["box"] = attribution.box
     deletion = perturbation_curve(model, x, target, order, torch.zeros_like(x), **curve)
     insertion = perturbation_curve(model, blurred, target, order, x, **curve)
     fractions = np.array([k * (height * width) // steps for k in range(steps + 1)], np.float64)

@@ -103,7 +103,8 @@ def sanity_check(
     common = {"method": method, "weights": weights, "labels": labels, **options}
     original = attribute(model, prepared, target, layer=layer, **common)
     twin, names = randomized_copy(model, top_layers, seed)
-    randomized = attribute(twin, prepared, original.target, layer=original.layer, **common)
+    same = {"box": original.box} if original.box is not None else {"target": original.target}
+    randomized = attribute(twin, prepared, layer=original.layer, **same, **common)
     correlation = rank_correlation(original.heat(), randomized.heat())
     passed = correlation < threshold
     return SanityCheck(

@@ -56,6 +56,7 @@ class AttributionMaps:
     layer_map : ``[h, w]`` the CAM at the layer's resolution (None for input methods).
     channels : ``[C]`` each channel's contribution to the CAM (None for input methods).
     input_map : ``[C_in, H, W]`` the input attributions as Captum returns them (None for CAMs).
+    box : the detection explained (its rank, best first), whose class is ``target``; else None.
     """
 
     method: str
@@ -66,6 +67,7 @@ class AttributionMaps:
     layer_map: np.ndarray | None = None
     channels: np.ndarray | None = None
     input_map: np.ndarray | None = None
+    box: int | None = None
 
 
 def attribution_maps(
@@ -75,12 +77,15 @@ def attribution_maps(
     *,
     method: str = "gradcam",
     layer: str | None = None,
+    box: int | None = None,
     options: dict[str, Any] | None = None,
 ) -> AttributionMaps:
     """Explain ``target`` on the image batch ``x`` ``[1, C, H, W]`` with ``method``.
 
     ``target``: None (the top class), a class index, or ``(layer, channel)`` (that channel's
-    mean). ``layer`` (CAM family): a layer name, or None for the last layer with a spatial map
+    mean); for a segmentation model a class is scored by its scores summed over the pixels
+    predicted as it (None: the class on most pixels, background only when alone). ``box``: a
+    detection model's ``box``-th best detection, scored by its class score (target None). ``layer`` (CAM family): a layer name, or None for the last layer with a spatial map
     whose gradients reach the target. ``options``: the method's settings (see
     :data:`~.attribution_input.INPUT_OPTIONS`; ScoreCAM takes ``batch_size``). ValueError or
     TypeError, naming the fix, for a bad method, target, layer, option or input.
@@ -92,7 +97,7 @@ def attribution_maps(
         owner.adapter.freeze(model)
         x = x.detach().to(device=owner.device, dtype=owner.dtype, copy=True)
         layers = model_layers(owner, x)
-        goal = parse_goal(owner, layers, target)
+        goal = parse_goal(owner, layers, target, box)
         if method in INPUT_METHODS:
             return _input_method(owner, model, x, goal, method, settings)
         if layer is None:
@@ -274,6 +279,7 @@ def _cam(
         map=_numpy(upsampled[0, 0]),
         layer_map=_numpy(cam),
         channels=_numpy(channels),
+        box=goal.box,
     )
 
 
@@ -300,6 +306,7 @@ def _input_method(
         score=score,
         map=_numpy(values.sum(dim=0)),
         input_map=_numpy(values),
+        box=goal.box,
     )
 
 

@@ -22,6 +22,7 @@ from .._text import did_you_mean
 from ..layout import hint_for, to_channel_maps
 from ._capture import survey
 from ._layouts import layouts
+from ._outputs import segmentation_scores
 from ._recorder import parse_key
 from ._recording import Recording
 from .owner import ModelOwner
@@ -53,6 +54,10 @@ class ModelLayers:
     order: list[str]  # module names whose single-tensor first output ran, in execution order
     shapes: dict[str, tuple[int, ...]]
     hints: dict[str, str]
+    batch: int = 1  # the input's batch size: an output with another one is no per-image map
+    # A segmentation model's class count: maps with one channel per class are its scores, the
+    # answer itself rather than a layer that explains it.
+    pixel_classes: int | None = None
     # name -> (C, H, W) of its maps, or None without a spatial map (filled as layers are asked)
     _grids: dict[str, tuple[int, ...] | None] = field(default_factory=dict, repr=False)
 
@@ -62,7 +67,11 @@ class ModelLayers:
             # a zero-stride stand-in: the layout is read from the shape, nothing is allocated
             stand_in = np.broadcast_to(np.float32(0), self.shapes[name][1:])
             view = to_channel_maps(stand_in, hint=hint_for(self.hints, name))
-            spatial = view.kind == "spatial" and view.layout.split("+")[0] in SPATIAL_LAYOUTS
+            layout = view.layout.split("+")[0]
+            # Windows fold the batch with the window count; any other batch change means rows
+            # that are not images (a detector's regions of interest, one map per proposal).
+            per_image = self.shapes[name][0] == self.batch or "windows" in layout
+            spatial = view.kind == "spatial" and layout in SPATIAL_LAYOUTS and per_image
             self._grids[name] = tuple(view.maps.shape) if spatial else None
         return self._grids[name]
 
@@ -76,8 +85,13 @@ class ModelLayers:
         return LayerMaps(name, shape, view.maps.astype(np.int64))
 
     def spatial(self) -> list[str]:
-        """Layers with a spatial map, in execution order."""
-        return [name for name in self.order if self.grid(name) is not None]
+        """Layers with a spatial map, in execution order (without a segmentation model's
+        per-pixel class scores)."""
+        return [
+            name
+            for name in self.order
+            if (grid := self.grid(name)) is not None and grid[0] != self.pixel_classes
+        ]
 
 
 def model_layers(owner: ModelOwner, x: Tensor) -> ModelLayers:
@@ -91,7 +105,9 @@ def model_layers(owner: ModelOwner, x: Tensor) -> ModelLayers:
     shapes, hints = found.shapes, layouts(model, found)
     # A module with one plain tensor output is a layer attribution can read (no calls #2, no parts).
     order = [k for k in shapes if parse_key(k).call == 1 and not parse_key(k).part]
-    layers = ModelLayers(order, {k: shapes[k] for k in order}, hints)
+    pixel_scores = segmentation_scores(found.output)
+    classes = None if pixel_scores is None else int(pixel_scores.shape[0])
+    layers = ModelLayers(order, {k: shapes[k] for k in order}, hints, int(x.shape[0]), classes)
     owner.memo[key] = layers
     return layers
 

@@ -24,19 +24,21 @@ __all__ = ["perturbation_curve"]
 def perturbation_curve(
     model: nn.Module,
     x: Tensor,
-    target: int | tuple[str, int],
+    target: int | tuple[str, int] | None,
     order: np.ndarray,
     substrate: Tensor,
     *,
     steps: int,
     batch_size: int,
+    box: int | None = None,
 ) -> np.ndarray:
     """The target's score on ``x`` ``[1, C, H, W]`` with its pixels swapped for ``substrate``'s
     in ``order``, at ``steps + 1`` points: after 0, N/steps, 2N/steps, ..., N of the N pixels
     (rounded down).
 
-    The score is the class's softmax probability (a class index), or the channel's mean map
-    (``(layer, channel)``). ``order``: int [N] flat pixel indices, first swapped first.
+    The score is the class's softmax probability (a class index of a classifier), else the
+    goal's own score (:class:`~.attribution_target.Goal`: a channel's mean, a detection's
+    score, a segmentation class's summed pixel scores). ``order``: int [N] flat pixel indices, first swapped first.
     Returns float64 ``[steps + 1]``.
     """
     check_model(model)
@@ -56,13 +58,13 @@ def perturbation_curve(
         x = x.detach().to(device=owner.device, dtype=owner.dtype)
         substrate = substrate.detach().to(device=owner.device, dtype=owner.dtype)
         rank = rank.to(owner.device).view(1, 1, height, width)
-        goal = top_goal(model, x, parse_goal(owner, model_layers(owner, x), target))[0]
+        goal = top_goal(model, x, parse_goal(owner, model_layers(owner, x), target, box))[0]
         for start in range(0, len(counts), batch_size):
             chunk = torch.tensor(counts[start : start + batch_size], device=owner.device)
             swapped = rank < chunk.view(-1, 1, 1, 1)  # [B, 1, H, W]
             batch = torch.where(swapped, substrate, x)
             values, output = scores_of(model, batch, goal)
-            if goal.channel is None:
+            if goal.is_class:
                 logits = class_scores(output)
                 values = torch.softmax(logits.float(), dim=1)[:, goal.describe()]
             scores.append(values.float().cpu())
