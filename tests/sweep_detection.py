@@ -20,6 +20,7 @@ from sweep import (
     Row,
     Section,
     decode,
+    explain_with_defaults,
     image,
     maximize_with_defaults,
     run_maximize_tab,
@@ -110,6 +111,7 @@ def _cover(model: torch.nn.Module, side: int, kind: str) -> int:
     backbone = _backbone_layer(views)
     _explore(model, side, [views[0][0], views[-1][0], backbone], kind)
     maximize_with_defaults(model, backbone)
+    explain_with_defaults(model, side, backbone)  # the best detection, or the top class's pixels
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

@@ -51,6 +51,7 @@ from sweep import (
     Section,
     cover_library_model,
     decode,
+    explain_with_defaults,
     image,
     survey_and_draw,
     write_coverage,
@@ -219,6 +220,7 @@ def _cover(name: str) -> int:
         model, setup.side, [views[0][0], views[-1][0], middle], dict(views)[middle].maps.shape[0]
     )
     _maximize(model, middle, setup)
+    explain_with_defaults(model, setup.side, middle)
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

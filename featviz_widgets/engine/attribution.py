@@ -203,9 +203,27 @@ def default_layer(
             if found is not None:
                 owner.memo[key] = found
                 return found
+    if not _reaches_input(model, x, goal):
+        raise ValueError(
+            "the target's score does not depend on the image (its gradient is zero at every "
+            "layer and at the input: a classifier head initialized to zero scores every image "
+            "alike); explain a channel instead, target=(layer, channel)"
+        )
     raise ValueError(
         "no layer with a spatial map gets a gradient from this target; name one with layer="
     )
+
+
+def _reaches_input(model: nn.Module, x: Tensor, goal: Goal) -> bool:
+    """Whether the target's score has a non-zero gradient at the input pixels."""
+    with torch.enable_grad():
+        x_used = x.clone().requires_grad_(True)
+        acts, output = recording(model, goal.layers).with_output(x_used)
+        score = goal.resolve(output).scores(output, acts).sum()
+        if not score.requires_grad:
+            return False
+        (grad,) = torch.autograd.grad(score, x_used, allow_unused=True)
+    return grad is not None and bool(grad.abs().amax() > 0)
 
 
 def _inside_attention(owner: ModelOwner, model: nn.Module, names: list[str]) -> set[str]:
