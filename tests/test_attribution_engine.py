@@ -151,3 +151,19 @@ def test_a_segmentation_class_is_explained_by_its_pixels_scores_summed() -> None
     absent = int((counts == 0).nonzero()[0])
     with pytest.raises(ValueError, match=f"class {absent} is predicted on no pixel"):
         attribute(model, picture.numpy(), absent, size=64)
+
+
+def test_a_score_that_ignores_the_image_is_a_clear_error() -> None:
+    from featviz_widgets.attribution import attribute
+
+    model = make_tiny_cnn()
+    with torch.no_grad():
+        model.fc.weight.zero_()  # as torchvision's ViTs start: every image scores alike
+    before = model_state(model)
+    picture = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(
+        ValueError, match="does not depend on the image.*target=\\(layer, channel\\)"
+    ):
+        attribute(model, picture, size=16)
+    assert_model_unchanged(model, before)
+    assert attribute(model, picture, ("conv2", 1), size=16).layer == "conv2"
