@@ -52,7 +52,9 @@ DETECTION_SECTION = Section(
         "images (its `transform` normalizes them): `list_layers`, one capture of every layer "
         "(boxes, labels and scores included), a picture of every layer and every kernel, a "
         "`LayerExplorer` with every tab drawn, Predictions showing boxes and the Maximize tab "
-        "run, `maximize()` for 2 steps on a backbone layer, then the model unchanged.",
+        "run, `maximize()` for 2 steps on a backbone layer, Grad-CAM with all defaults (the "
+        "best detection's score: a finite, non-constant map at the picture's size), then the "
+        "model unchanged.",
     ],
 )
 SEGMENTATION_SECTION = Section(
@@ -60,7 +62,8 @@ SEGMENTATION_SECTION = Section(
     [
         "Every builder of `torchvision.models.segmentation`, `weights=None, "
         f"weights_backbone=None`, {SEGMENTATION_SIDE} px: the same path as detection, "
-        "Predictions showing the predicted mask (the argmax of `out`) over the photo.",
+        "Predictions showing the predicted mask (the argmax of `out`) over the photo; Grad-CAM "
+        "explains the class predicted on most pixels.",
     ],
 )
 
