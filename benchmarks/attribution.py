@@ -122,7 +122,11 @@ def benchmark(repeats: int, scorecam_size: int, device: torch.device) -> list[di
         pair(
             f"ScoreCAM ({scorecam_size} px)",
             lambda: attribution_maps(
-                model, small, CLASS, method="scorecam", layer="layer4",
+                model,
+                small,
+                CLASS,
+                method="scorecam",
+                layer="layer4",
                 options={"batch_size": SCORECAM_BATCH},
             ),  # fmt: skip
             lambda: score_cam(input_tensor=small, targets=target),
@@ -132,11 +136,17 @@ def benchmark(repeats: int, scorecam_size: int, device: torch.device) -> list[di
         pair(
             f"Integrated Gradients ({STEPS} steps)",
             lambda: attribution_maps(
-                model, x, CLASS, method="integrated_gradients",
+                model,
+                x,
+                CLASS,
+                method="integrated_gradients",
                 options={"steps": STEPS, "batch_size": IG_BATCH},
             ),  # fmt: skip
             lambda: integrated.attribute(
-                x.clone().requires_grad_(True), baselines=0.0, target=CLASS, n_steps=STEPS,
+                x.clone().requires_grad_(True),
+                baselines=0.0,
+                target=CLASS,
+                n_steps=STEPS,
                 internal_batch_size=IG_BATCH,
             ),  # fmt: skip
             repeats,
