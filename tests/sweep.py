@@ -163,7 +163,8 @@ def explain_with_defaults(
     model: torch.nn.Module, side: int, middle: str, classifier: bool = True
 ) -> None:
     """Grad-CAM with every default (the top class or best detection, the layer the engine
-    picks) on the sweep's picture: a finite, non-constant map at the picture's size.
+    picks) on the sweep's picture: a finite, non-constant map at the picture's size (or all
+    zero where Grad-CAM's ReLU clips evidence that random weights make negative everywhere).
 
     A model without class scores gets the clear error that names the fix, and so does one whose
     scores ignore the image (torchvision's ViTs initialize their head to zero: with random
@@ -183,7 +184,12 @@ def explain_with_defaults(
         assert classifier, "a model without class scores explained a class"
     assert result.map.shape == result.image.shape[:2] == (side, side), result.map.shape
     assert np.isfinite(result.map).all(), result.layer
-    assert float(result.map.max()) > float(result.map.min()), (result.layer, "constant map")
+    if float(result.map.max()) == float(result.map.min()):
+        # Grad-CAM clips negative evidence: with random weights a class can have none anywhere
+        # at the chosen layer (or gradients so small that their products underflow, as in a
+        # tiny random MobileViT). The only constant map allowed is that zero.
+        assert float(result.map.max()) == 0.0, (result.layer, "constant, non-zero map")
+        assert np.isfinite(result.channels).all(), result.layer
 
 
 def cover_library_model(

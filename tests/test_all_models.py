@@ -139,9 +139,11 @@ _WHAT = (
     "(`layout.to_channel_maps` + `render`), the kernels of every conv, "
 )
 _EXPLAIN = (
-    "Grad-CAM with all defaults (`attribute(model, img)`: a finite, non-constant map at the "
-    "picture's size; a head initialized to zero, as torchvision's ViTs have, scores every image "
-    "alike: its clear error, then channel 0 of the middle layer explained instead)"
+    "Grad-CAM with all defaults (`attribute(model, img)`: a finite map at the picture's size, "
+    "non-constant, or zero where its ReLU clips evidence that random weights make negative "
+    "everywhere; a head initialized to zero, as "
+    "torchvision's ViTs have, scores every image alike: its clear error, then channel 0 of the "
+    "middle layer explained instead)"
 )
 TORCHVISION = Section(
     "torchvision",
