@@ -1,7 +1,8 @@
 """The stages of the model sweep (tests/test_all_models.py) and the coverage table it writes.
 
 A plain module (imported as ``from sweep import ...``): every stage takes a built model and
-asserts as it goes; :func:`cover_library_model` is the whole path for a timm or transformers
+asserts as it goes (:func:`explain_with_defaults`: Grad-CAM with all defaults);
+:func:`cover_library_model` is the whole path for a timm or transformers
 model, and :class:`Coverage` collects rows per library and writes ``docs/COVERAGE.md``.
 """
 
@@ -20,6 +21,7 @@ from PIL import Image
 from support import assert_model_unchanged, model_state
 
 from featviz_widgets import layout, render
+from featviz_widgets.attribution import attribute
 from featviz_widgets.engine import capture, layouts, list_layers, owner_for
 from featviz_widgets.optvis import MaximizeSettings, maximize
 from featviz_widgets.widgets import LayerExplorer
@@ -157,6 +159,39 @@ def maximize_with_defaults(model: torch.nn.Module, layer: str) -> None:
     assert result.images[0].shape == (settings.size, settings.size, 3)
 
 
+def explain_with_defaults(
+    model: torch.nn.Module, side: int, middle: str, classifier: bool = True
+) -> None:
+    """Grad-CAM with every default (the top class or best detection, the layer the engine
+    picks) on the sweep's picture: a finite, non-constant map at the picture's size (or all
+    zero where Grad-CAM's ReLU clips evidence that random weights make negative everywhere).
+
+    A model without class scores gets the clear error that names the fix, and so does one whose
+    scores ignore the image (torchvision's ViTs initialize their head to zero: with random
+    weights every class scores 0); both then explain channel 0 of ``middle`` instead. The
+    caller's snapshot checks that the model is unchanged.
+    """
+    declared = owner_for(model).fixed_input_size() is not None
+    size = None if declared else side
+    expected = "not class scores" if not classifier else "does not depend on the image"
+    try:
+        result = attribute(model, image(side), size=size)
+    except ValueError as error:
+        if expected not in str(error):
+            raise
+        result = attribute(model, image(side), (middle, 0), size=size)
+    else:
+        assert classifier, "a model without class scores explained a class"
+    assert result.map.shape == result.image.shape[:2] == (side, side), result.map.shape
+    assert np.isfinite(result.map).all(), result.layer
+    if float(result.map.max()) == float(result.map.min()):
+        # Grad-CAM clips negative evidence: with random weights a class can have none anywhere
+        # at the chosen layer (or gradients so small that their products underflow, as in a
+        # tiny random MobileViT). The only constant map allowed is that zero.
+        assert float(result.map.max()) == 0.0, (result.layer, "constant, non-zero map")
+        assert np.isfinite(result.channels).all(), result.layer
+
+
 def cover_library_model(
     model: torch.nn.Module, side: int, classifier: bool = True, warm_up: bool = False
 ) -> int:
@@ -175,6 +210,7 @@ def cover_library_model(
     layers, views, middle = survey_and_draw(model, side)
     explore_every_tab(model, side, [views[0][0], views[-1][0]], middle, classifier)
     maximize_with_defaults(model, middle)
+    explain_with_defaults(model, side, middle, classifier)
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

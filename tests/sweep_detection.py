@@ -20,6 +20,7 @@ from sweep import (
     Row,
     Section,
     decode,
+    explain_with_defaults,
     image,
     maximize_with_defaults,
     run_maximize_tab,
@@ -51,7 +52,9 @@ DETECTION_SECTION = Section(
         "images (its `transform` normalizes them): `list_layers`, one capture of every layer "
         "(boxes, labels and scores included), a picture of every layer and every kernel, a "
         "`LayerExplorer` with every tab drawn, Predictions showing boxes and the Maximize tab "
-        "run, `maximize()` for 2 steps on a backbone layer, then the model unchanged.",
+        "run, `maximize()` for 2 steps on a backbone layer, Grad-CAM with all defaults (the "
+        "best detection's score: a finite, non-constant map at the picture's size), then the "
+        "model unchanged.",
     ],
 )
 SEGMENTATION_SECTION = Section(
@@ -59,7 +62,8 @@ SEGMENTATION_SECTION = Section(
     [
         "Every builder of `torchvision.models.segmentation`, `weights=None, "
         f"weights_backbone=None`, {SEGMENTATION_SIDE} px: the same path as detection, "
-        "Predictions showing the predicted mask (the argmax of `out`) over the photo.",
+        "Predictions showing the predicted mask (the argmax of `out`) over the photo; Grad-CAM "
+        "explains the class predicted on most pixels.",
     ],
 )
 
@@ -110,6 +114,7 @@ def _cover(model: torch.nn.Module, side: int, kind: str) -> int:
     backbone = _backbone_layer(views)
     _explore(model, side, [views[0][0], views[-1][0], backbone], kind)
     maximize_with_defaults(model, backbone)
+    explain_with_defaults(model, side, backbone)  # the best detection, or the top class's pixels
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

@@ -3,8 +3,9 @@
 torchvision, per model: ``list_layers``, a capture of every layer in one forward, a picture of every
 layer (``layout.to_channel_maps`` + ``render.grid`` / ``vector_strip`` / ``frames``), the kernels of
 every convolution, a ``LayerExplorer`` switched through a few layers and tabs, and 3
-activation-maximization steps on one channel of a middle layer; then no hook may be left and the
-model must be unchanged.
+activation-maximization steps on one channel of a middle layer, Grad-CAM with all defaults (a finite,
+non-constant map at the picture's size: ``sweep.explain_with_defaults``); then no hook may be left
+and the model must be unchanged.
 
 timm and transformers (``tests/zoo.py``: one small member per family, random weights, tiny configs),
 per model: the same survey and pictures; an explorer opened at the size the model declares (its
@@ -51,6 +52,7 @@ from sweep import (
     Section,
     cover_library_model,
     decode,
+    explain_with_defaults,
     image,
     survey_and_draw,
     write_coverage,
@@ -136,13 +138,21 @@ _WHAT = (
     "`list_layers`, one capture of every layer that runs, a picture of every layer "
     "(`layout.to_channel_maps` + `render`), the kernels of every conv, "
 )
+_EXPLAIN = (
+    "Grad-CAM with all defaults (`attribute(model, img)`: a finite map at the picture's size, "
+    "non-constant, or zero where its ReLU clips evidence that random weights make negative "
+    "everywhere; a head initialized to zero, as "
+    "torchvision's ViTs have, scores every image alike: its clear error, then channel 0 of the "
+    "middle layer explained instead)"
+)
 TORCHVISION = Section(
     "torchvision",
     [
         "Every classification builder of torchvision (`list_models(module=torchvision.models)`) "
         "with random weights: " + _WHAT + "a `LayerExplorer` switched through three layers and "
-        f"three tabs, {MAX_STEPS} maximization steps on channel 0 of a middle layer, then no hook "
-        "left and the model bit-for-bit unchanged.",
+        f"three tabs, {MAX_STEPS} maximization steps on channel 0 of a middle layer, "
+        + _EXPLAIN
+        + ", then no hook left and the model bit-for-bit unchanged.",
     ],
     excluded=EXCLUDED,
 )
@@ -152,8 +162,9 @@ TIMM_SECTION = Section(
         "One small member per timm family (`tests/zoo.py`), random weights, fixed-size families "
         "built with `img_size=64`: " + _WHAT + "a `LayerExplorer` opened at the size the model "
         "declares, switched through layers with every tab drawn and the Maximize tab run (its "
-        "fewest steps), `maximize(model, (layer, 0))` for 2 steps with default settings, then the "
-        "model unchanged.",
+        "fewest steps), `maximize(model, (layer, 0))` for 2 steps with default settings, "
+        + _EXPLAIN
+        + ", then the model unchanged.",
     ],
 )
 HF_SECTION = Section(
@@ -219,6 +230,7 @@ def _cover(name: str) -> int:
         model, setup.side, [views[0][0], views[-1][0], middle], dict(views)[middle].maps.shape[0]
     )
     _maximize(model, middle, setup)
+    explain_with_defaults(model, setup.side, middle)
     assert_model_unchanged(model, before)
     assert all(p.grad is None for p in model.parameters()), "a parameter got a gradient"
     return len(layers)

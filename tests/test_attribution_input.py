@@ -142,3 +142,44 @@ def test_channel_target_through_captum() -> None:
     expected = Saliency(ChannelMean()).attribute(x.clone().requires_grad_(True))
     assert ours.target == ("conv2", 5)
     np.testing.assert_allclose(ours.input_map, expected.detach()[0].numpy(), rtol=1e-5, atol=1e-7)
+
+
+class _GuidedClamp(torch.autograd.Function):
+    """ReLU6 with guided backprop's backward, written out: the gradient passes where 0 < x < 6,
+    and only its positive part."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp(0, 6)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return (grad * ((x > 0) & (x < 6))).clamp(min=0)
+
+
+def test_guided_backprop_guides_relu6_and_leaves_it_a_relu6() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU6(inplace=True), nn.Conv2d(6, 8, 3, padding=1),
+        nn.ReLU6(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        model[0].weight.mul_(4)  # some inputs above 6, so the upper clip matters too
+    x = image(seed=3, size=16)
+    before = model_state(model)
+    ours = attribution_maps(model, x, TARGET, method="guided_backprop")
+    assert [type(m) for m in model] == [
+        nn.Conv2d, nn.ReLU6, nn.Conv2d, nn.ReLU6, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear
+    ]  # fmt: skip
+    assert model[1].inplace and not model[3].inplace
+    assert_model_unchanged(model, before)
+    reference = x.clone().requires_grad_(True)
+    hidden = _GuidedClamp.apply(model[0](reference))
+    assert bool((model[0](x) > 6).any())
+    score = model[6](model[5](model[4](_GuidedClamp.apply(model[2](hidden)))))[0, TARGET]
+    (expected,) = torch.autograd.grad(score, reference)
+    np.testing.assert_allclose(ours.input_map, expected[0].numpy(), rtol=1e-5, atol=1e-7)
+    saliency = attribution_maps(model, x, TARGET, method="saliency").input_map
+    assert not np.allclose(ours.input_map, saliency)  # guided: not the plain gradient

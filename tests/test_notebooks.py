@@ -19,11 +19,12 @@ EXPECTED = {
     "03_activation_maximization.ipynb",
     "04_teaching_lab.ipynb",
     "05_keras.ipynb",
+    "06_attribution.ipynb",
     "app.ipynb",
 }
 CELL_TIMEOUT_S = 300
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# The notebooks that open a LayerExplorer (02 and 03 draw static figures only).
+# The notebooks that open a LayerExplorer (02, 03 and 06 draw static figures only).
 WITH_WIDGETS = {"01_quickstart.ipynb", "04_teaching_lab.ipynb", "05_keras.ipynb", "app.ipynb"}
 
 

@@ -5,6 +5,9 @@
 Captum (``"saliency"``, ``"smoothgrad"``, ``"integrated_gradients"``, ``"occlusion"``,
 ``"guided_backprop"``). The engine knows every layer's layout, so there is no target layer or
 reshape to write; the result, :class:`Attribution`, holds the maps and draws itself.
+:func:`sanity_check` runs the model-randomization test of a method (does its map change when
+the model's top layers forget what they learned?); :func:`faithfulness` the deletion and
+insertion scores of an attribution (does the score follow the pixels it ranks first?).
 
 Examples
 --------
@@ -19,6 +22,17 @@ Examples
 from __future__ import annotations
 
 from ._attribute import METHODS, attribute
+from ._faithfulness import Faithfulness, faithfulness
 from ._result import Attribution
+from ._sanity import SanityCheck, rank_correlation, sanity_check
 
-__all__ = ["METHODS", "Attribution", "attribute"]
+__all__ = [
+    "METHODS",
+    "Attribution",
+    "Faithfulness",
+    "SanityCheck",
+    "attribute",
+    "faithfulness",
+    "rank_correlation",
+    "sanity_check",
+]

@@ -28,6 +28,7 @@ def attribute(
     weights: Any = None,
     size: int | None = None,
     labels: Sequence[str] | None = None,
+    box: int | None = None,
     **options: Any,
 ) -> Attribution:
     """Explain the model's score for ``target`` on ``img``: which pixels (and channels) drive it.
@@ -43,7 +44,9 @@ def attribute(
     target : None, int, str or (str, int)
         None: the top class. An int: that class. A str: a class name from ``labels``, ``weights``
         (a torchvision weights member's categories) or the model's own names
-        (``config.id2label``). ``(layer, channel)``: that channel's mean map.
+        (``config.id2label``). ``(layer, channel)``: that channel's mean map. For a segmentation
+        model, a class is scored by its scores summed over the pixels predicted as it (None:
+        the class on most pixels; background, class 0, only when nothing else is there).
     method : str
         One of :data:`METHODS`. CAM family (on a layer): ``"gradcam"``, ``"gradcam++"``,
         ``"hirescam"``, ``"layercam"``, ``"scorecam"`` (option ``batch_size=32`` masked images
@@ -62,6 +65,9 @@ def attribute(
         The square side the model sees; None: the model's own size, else 224.
     labels : sequence of str, optional
         Class names, index by index (overrides the names from ``weights`` or the model).
+    box : int, optional
+        Detection models: explain the ``box``-th best detection of the model's own output (its
+        class score; ``target`` left None). None on a detection model: the best one.
 
     Returns
     -------
@@ -77,9 +83,9 @@ def attribute(
     check_model(model)
     names = _class_names(model, weights, labels)
     index = _class_index(target, names) if isinstance(target, str) else target
-    prepared = _prepared(model, img, weights, size)
+    prepared = prepared_image(model, img, weights, size)
     maps = attribution_maps(
-        model, prepared.batch, index, method=method, layer=layer, options=options
+        model, prepared.batch, index, method=method, layer=layer, box=box, options=options
     )
     return Attribution(
         map=_to_size(maps.map, prepared.display.shape[:2]),
@@ -92,10 +98,12 @@ def attribute(
         method=maps.method,
         layer=maps.layer,
         image=prepared.display,
+        box=maps.box,
     )
 
 
-def _prepared(model: nn.Module, img: Any, weights: Any, size: int | None) -> PreparedImage:
+def prepared_image(model: nn.Module, img: Any, weights: Any, size: int | None) -> PreparedImage:
+    """``img`` as the model sees it (a PreparedImage is used as it is)."""
     if isinstance(img, PreparedImage):
         return img
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):

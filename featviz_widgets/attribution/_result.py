@@ -32,12 +32,16 @@ class Attribution:
         The class's name when the model or ``weights=``/``labels=`` name it, ``"layer:channel"``
         for a channel target, else None.
     score : float
-        The target's score on the image: the class logit, or the channel's mean.
+        The target's score on the image: the class logit, the channel's mean, a detection's
+        score, or a segmentation class's scores summed over its pixels.
     method : str
     layer : str | None
         The layer the CAM was computed on (None for input-space methods).
     image : np.ndarray
         uint8 ``[H, W, 3]``: the picture the model saw, before normalization.
+    box : int | None
+        The detection explained (its rank in the model's output, best first; ``target`` is its
+        class), else None.
     """
 
     map: np.ndarray
@@ -50,6 +54,7 @@ class Attribution:
     method: str
     layer: str | None
     image: np.ndarray
+    box: int | None = None
 
     def top_channels(self, k: int = 8) -> list[tuple[int, float]]:
         """The ``k`` channels that contribute most to the CAM: ``[(channel, contribution)]``,

@@ -230,6 +230,8 @@ class Recorder:
 
     ``memory=None`` copies every output (the safe mode for forwards we cannot re-run);
     otherwise outputs known to stay unchanged are kept by reference and watched.
+    ``by_reference`` keeps every output as the very tensor the forward goes on with (no copy):
+    gradients of later outputs can then be taken with respect to it.
     """
 
     def __init__(
@@ -239,12 +241,14 @@ class Recorder:
         stop_early: bool,
         keep_graph: bool,
         memory: InplaceMemory | None,
+        by_reference: bool = False,
     ) -> None:
         self.activations: dict[str, Tensor] = {}
         self.calls: dict[str, int] = dict.fromkeys(names, 0)
         self._pending = set(names) if stop_early else None
         self._keep_graph = keep_graph
         self._memory = memory
+        self._by_reference = by_reference
         # (module name, tensor as returned, its version then, kept by reference?)
         self._watch: list[tuple[str, Tensor, int, bool]] = []
         self._copies: dict[int, tuple[weakref.ref, int, Tensor]] = {}
@@ -266,8 +270,8 @@ class Recorder:
         # detach() makes a new tensor object per output: skip it when there is no graph.
         kept = tensor.detach() if tensor.requires_grad and not self._keep_graph else tensor
         version = version_of(tensor)
-        if last:  # the forward stops right here: nothing can overwrite it any more
-            return kept
+        if last or self._by_reference:  # nothing can overwrite it any more, or the caller
+            return kept  # wants the tensor the forward used
         memory = self._memory
         if memory is not None and version is not None and not memory.needs_copy(name):
             self._watch.append((name, tensor, version, True))

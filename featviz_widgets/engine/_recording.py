@@ -49,6 +49,9 @@ class Recording:
           model's own output (its class scores: the output itself or its ``logits``). The model
           runs in inference mode; the caller feeds ``x`` on its device and dtype, and holds
           the model (``owner_for(model).using()``) with gradients enabled while it uses the graph.
+    by_reference : with ``keep_graph``, keep every output as the very tensor the rest of the
+        forward used, not a clone: gradients of the model's output can then be taken with respect
+        to it (attribution). A later in-place op (a ``ReLU(inplace=True)``) shows in its values.
 
     Raises ValueError for an unknown layer (:func:`unknown_layer_error`) and
     :class:`RecordingError` for keys the chosen way cannot record, before any forward.
@@ -68,10 +71,18 @@ class Recording:
     """
 
     def __init__(
-        self, model: nn.Module, layers: str | Sequence[str], *, keep_graph: bool = False
+        self,
+        model: nn.Module,
+        layers: str | Sequence[str],
+        *,
+        keep_graph: bool = False,
+        by_reference: bool = False,
     ) -> None:
         self.model = check_model(model)
         self.keep_graph = keep_graph
+        self.by_reference = by_reference
+        if by_reference and not keep_graph:
+            raise RecordingError("by_reference=True keeps graph outputs: pass keep_graph=True too")
         wanted = [layers] if isinstance(layers, str) else layers
         named = [key for key in wanted if key != ""] if isinstance(wanted, Sequence) else wanted
         self.keys = check_layers(model, named) if named else []
@@ -113,7 +124,7 @@ class Recording:
         model instead (its batch-norm-folded twin, :func:`output_twin`).
         """
         if self.keep_graph:
-            return self._with_graph(x, network)
+            return self._with_graph(x, network, whole=self.output)[0]
         acts = capture(self.model, x, self.names, stop_early=not self._later_calls)
         for key in self.keys:
             if key not in acts:
@@ -124,14 +135,40 @@ class Recording:
                 )
         return {key: acts[key] for key in self.keys}
 
-    def _with_graph(self, x: Tensor, network: nn.Module | None) -> dict[str, Tensor]:
+    def with_output(self, x: Tensor) -> tuple[dict[str, Tensor], object]:
+        """Run the whole forward (``keep_graph`` only) and return the recorded layers (as
+        :meth:`__call__`) and the model's output as it returned it (a tensor, a dict of
+        segmentation maps, a list of detections...), its graph kept.
+
+        Examples
+        --------
+        >>> recording = Recording(net, ["0"], keep_graph=True, by_reference=True)
+        >>> with owner_for(net).using(), torch.enable_grad():
+        ...     outputs, logits = recording.with_output(x)
+        ...     grad = torch.autograd.grad(logits.sum(), outputs["0"])[0]
+        >>> grad.shape
+        torch.Size([2, 4, 6, 6])
+        """
+        if not self.keep_graph:
+            raise RecordingError("the model's output is recorded with keep_graph=True")
+        return self._with_graph(x, None, whole=True)
+
+    def _with_graph(
+        self, x: Tensor, network: nn.Module | None, *, whole: bool
+    ) -> tuple[dict[str, Tensor], object]:
         modules = self.keys
         if network is not None and modules:
             raise ValueError("a stand-in network gives the model's output only, not its layers")
         owner = owner_for(self.model)
         model = self.model if network is None else network
         # The model's output needs the whole forward: stop early only without it.
-        recorder = Recorder(modules, stop_early=not self.output, keep_graph=True, memory=None)
+        recorder = Recorder(
+            modules,
+            stop_early=not whole,
+            keep_graph=True,
+            memory=None,
+            by_reference=self.by_reference,
+        )
         returned: dict[str, str] = {}
 
         def record(name: str, output: object) -> None:
@@ -159,4 +196,4 @@ class Recording:
                     f"the model returns {type(output).__name__}, not a tensor of logits"
                 )
             acts[""] = scores
-        return acts
+        return acts, output

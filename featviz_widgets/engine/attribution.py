@@ -30,7 +30,7 @@ from .._text import did_you_mean
 from ._state import check_model
 from .attribution_cam import CAM_METHODS, GRADIENT_CAMS, combine, gradient_terms, score_terms
 from .attribution_input import INPUT_METHODS, INPUT_OPTIONS, input_attributions
-from .attribution_layers import LayerMaps, ModelLayers, layer_maps, model_layers, record
+from .attribution_layers import LayerMaps, ModelLayers, layer_maps, model_layers, recording
 from .attribution_target import Goal, parse_goal, scores_of, top_goal
 from .owner import ModelOwner, owner_for
 
@@ -56,6 +56,7 @@ class AttributionMaps:
     layer_map : ``[h, w]`` the CAM at the layer's resolution (None for input methods).
     channels : ``[C]`` each channel's contribution to the CAM (None for input methods).
     input_map : ``[C_in, H, W]`` the input attributions as Captum returns them (None for CAMs).
+    box : the detection explained (its rank, best first), whose class is ``target``; else None.
     """
 
     method: str
@@ -66,6 +67,7 @@ class AttributionMaps:
     layer_map: np.ndarray | None = None
     channels: np.ndarray | None = None
     input_map: np.ndarray | None = None
+    box: int | None = None
 
 
 def attribution_maps(
@@ -75,12 +77,15 @@ def attribution_maps(
     *,
     method: str = "gradcam",
     layer: str | None = None,
+    box: int | None = None,
     options: dict[str, Any] | None = None,
 ) -> AttributionMaps:
     """Explain ``target`` on the image batch ``x`` ``[1, C, H, W]`` with ``method``.
 
     ``target``: None (the top class), a class index, or ``(layer, channel)`` (that channel's
-    mean). ``layer`` (CAM family): a layer name, or None for the last layer with a spatial map
+    mean); for a segmentation model a class is scored by its scores summed over the pixels
+    predicted as it (None: the class on most pixels, background only when alone). ``box``: a
+    detection model's ``box``-th best detection, scored by its class score (target None). ``layer`` (CAM family): a layer name, or None for the last layer with a spatial map
     whose gradients reach the target. ``options``: the method's settings (see
     :data:`~.attribution_input.INPUT_OPTIONS`; ScoreCAM takes ``batch_size``). ValueError or
     TypeError, naming the fix, for a bad method, target, layer, option or input.
@@ -92,7 +97,7 @@ def attribution_maps(
         owner.adapter.freeze(model)
         x = x.detach().to(device=owner.device, dtype=owner.dtype, copy=True)
         layers = model_layers(owner, x)
-        goal = parse_goal(owner, layers, target)
+        goal = parse_goal(owner, layers, target, box)
         if method in INPUT_METHODS:
             return _input_method(owner, model, x, goal, method, settings)
         if layer is None:
@@ -198,9 +203,27 @@ def default_layer(
             if found is not None:
                 owner.memo[key] = found
                 return found
+    if not _reaches_input(model, x, goal):
+        raise ValueError(
+            "the target's score does not depend on the image (its gradient is zero at every "
+            "layer and at the input: a classifier head initialized to zero scores every image "
+            "alike); explain a channel instead, target=(layer, channel)"
+        )
     raise ValueError(
         "no layer with a spatial map gets a gradient from this target; name one with layer="
     )
+
+
+def _reaches_input(model: nn.Module, x: Tensor, goal: Goal) -> bool:
+    """Whether the target's score has a non-zero gradient at the input pixels."""
+    with torch.enable_grad():
+        x_used = x.clone().requires_grad_(True)
+        acts, output = recording(model, goal.layers).with_output(x_used)
+        score = goal.resolve(output).scores(output, acts).sum()
+        if not score.requires_grad:
+            return False
+        (grad,) = torch.autograd.grad(score, x_used, allow_unused=True)
+    return grad is not None and bool(grad.abs().amax() > 0)
 
 
 def _inside_attention(owner: ModelOwner, model: nn.Module, names: list[str]) -> set[str]:
@@ -220,7 +243,8 @@ def _last_reached(
     owner: ModelOwner, model: nn.Module, layers: ModelLayers, x: Tensor, goal: Goal, names: list
 ) -> str | None:
     with torch.enable_grad():
-        acts, output = record(owner, model, x.clone().requires_grad_(True), [*names, *goal.layers])
+        x_used = x.clone().requires_grad_(True)
+        acts, output = recording(model, [*names, *goal.layers]).with_output(x_used)
         score = goal.resolve(output).scores(output, acts).sum()
         present = [name for name in names if name in acts and acts[name].requires_grad]
         grads = torch.autograd.grad(score, [acts[n] for n in present], allow_unused=True)
@@ -243,9 +267,7 @@ def _cam(
     gradients = method in GRADIENT_CAMS
     with torch.set_grad_enabled(gradients):
         x_used = x.clone().requires_grad_(gradients)
-        acts, output = record(owner, model, x_used, [maps.name, *goal.layers])
-        if maps.name not in acts:
-            raise ValueError(f"layer {maps.name!r} did not run on this input")
+        acts, output = recording(model, [maps.name, *goal.layers]).with_output(x_used)
         goal = goal.resolve(output)
         score = goal.scores(output, acts)
         layer_output = acts[maps.name]
@@ -259,7 +281,7 @@ def _cam(
     if not gradients:  # ScoreCAM: the image masked by each channel's map, scored in batches
 
         def masked_scores(batch: Tensor) -> Tensor:
-            return scores_of(owner, model, batch, goal)[0]
+            return scores_of(model, batch, goal)[0]
 
         acts_maps = _float_maps(maps, layer_output)
         terms = score_terms(acts_maps, x, masked_scores, settings["batch_size"])
@@ -275,6 +297,7 @@ def _cam(
         map=_numpy(upsampled[0, 0]),
         layer_map=_numpy(cam),
         channels=_numpy(channels),
+        box=goal.box,
     )
 
 
@@ -286,10 +309,10 @@ def _input_method(
     method: str,
     settings: dict[str, Any],
 ) -> AttributionMaps:
-    goal, score = top_goal(owner, model, x, goal)
+    goal, score = top_goal(model, x, goal)
 
     def scores(batch: Tensor) -> Tensor:
-        return scores_of(owner, model, batch, goal)[0]
+        return scores_of(model, batch, goal)[0]
 
     with torch.enable_grad():
         attributions = input_attributions(method, model, scores, x.requires_grad_(True), settings)
@@ -301,6 +324,7 @@ def _input_method(
         score=score,
         map=_numpy(values.sum(dim=0)),
         input_map=_numpy(values),
+        box=goal.box,
     )
 
 

@@ -87,7 +87,7 @@ def input_attributions(
             perturbations_per_eval=int(options["batch_size"]),
         )
     if method == "guided_backprop":
-        with relus_out_of_place(model), warnings.catch_warnings():
+        with guided_relus(model), warnings.catch_warnings():
             # Captum announces the ReLU hooks it sets (and removes): nothing for the user to do.
             warnings.filterwarnings("ignore", "Setting backward hooks", UserWarning)
             return attr.GuidedBackprop(_Scores(model, score)).attribute(x)
@@ -107,19 +107,32 @@ def occlusion_window(x: Tensor, window: int | None, stride: int | None) -> tuple
     return window, stride
 
 
-@contextmanager
-def relus_out_of_place(model: nn.Module) -> Iterator[None]:
-    """ReLUs computed out of place for the duration (restored after, also on error).
+class _GuidedReLU6(nn.ReLU6, nn.ReLU):
+    """A ReLU6 that Captum's guided backprop recognizes as a ReLU: its forward is ReLU6's own
+    (``Hardtanh(0, 6)``), so the hook Captum sets passes only positive gradients through it."""
 
-    Guided backprop hooks the backward of every ``nn.ReLU``; torch refuses such a hook on a
-    module that overwrites its input in place (``ReLU(inplace=True)``, as in ResNets). Out of
-    place, the values and gradients are the same.
+
+@contextmanager
+def guided_relus(model: nn.Module) -> Iterator[None]:
+    """ReLUs and ReLU6s ready for guided backprop for the duration (restored after, also on error).
+
+    Captum hooks the backward of every ``nn.ReLU``; torch refuses such a hook on a module that
+    overwrites its input in place (``ReLU(inplace=True)``, as in ResNets): out of place, the
+    values and gradients are the same. A ``ReLU6`` (MobileNets) is no ``nn.ReLU`` to Captum, and
+    would pass negative gradients unguided: it is seen as one (same object, hooks and attributes;
+    only its class changes) until the block ends.
     """
-    changed = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU | nn.ReLU6)]
+    in_place = [m for m in relus if m.inplace]
+    relu6s = [m for m in relus if type(m) is nn.ReLU6]
     try:
-        for module in changed:
+        for module in in_place:
             module.inplace = False
+        for module in relu6s:
+            module.__class__ = _GuidedReLU6
         yield
     finally:
-        for module in changed:
+        for module in relu6s:
+            module.__class__ = nn.ReLU6
+        for module in in_place:
             module.inplace = True

@@ -13,16 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .._text import did_you_mean
-from ..layout import hint_for, layout_hints, to_channel_maps
+from ..layout import hint_for, to_channel_maps
 from ._capture import survey
-from ._recorder import flatten, parse_key
+from ._layouts import layouts
+from ._outputs import segmentation_scores
+from ._recorder import parse_key
+from ._recording import Recording
 from .owner import ModelOwner
 
 # Layouts whose maps are a picture of the input: a single "image" (an unexplained 2-D output) or
@@ -52,6 +54,10 @@ class ModelLayers:
     order: list[str]  # module names whose single-tensor first output ran, in execution order
     shapes: dict[str, tuple[int, ...]]
     hints: dict[str, str]
+    batch: int = 1  # the input's batch size: an output with another one is no per-image map
+    # A segmentation model's class count: maps with one channel per class are its scores, the
+    # answer itself rather than a layer that explains it.
+    pixel_classes: int | None = None
     # name -> (C, H, W) of its maps, or None without a spatial map (filled as layers are asked)
     _grids: dict[str, tuple[int, ...] | None] = field(default_factory=dict, repr=False)
 
@@ -61,7 +67,11 @@ class ModelLayers:
             # a zero-stride stand-in: the layout is read from the shape, nothing is allocated
             stand_in = np.broadcast_to(np.float32(0), self.shapes[name][1:])
             view = to_channel_maps(stand_in, hint=hint_for(self.hints, name))
-            spatial = view.kind == "spatial" and view.layout.split("+")[0] in SPATIAL_LAYOUTS
+            layout = view.layout.split("+")[0]
+            # Windows fold the batch with the window count; any other batch change means rows
+            # that are not images (a detector's regions of interest, one map per proposal).
+            per_image = self.shapes[name][0] == self.batch or "windows" in layout
+            spatial = view.kind == "spatial" and layout in SPATIAL_LAYOUTS and per_image
             self._grids[name] = tuple(view.maps.shape) if spatial else None
         return self._grids[name]
 
@@ -75,8 +85,13 @@ class ModelLayers:
         return LayerMaps(name, shape, view.maps.astype(np.int64))
 
     def spatial(self) -> list[str]:
-        """Layers with a spatial map, in execution order."""
-        return [name for name in self.order if self.grid(name) is not None]
+        """Layers with a spatial map, in execution order (without a segmentation model's
+        per-pixel class scores)."""
+        return [
+            name
+            for name in self.order
+            if (grid := self.grid(name)) is not None and grid[0] != self.pixel_classes
+        ]
 
 
 def model_layers(owner: ModelOwner, x: Tensor) -> ModelLayers:
@@ -86,13 +101,13 @@ def model_layers(owner: ModelOwner, x: Tensor) -> ModelLayers:
     if isinstance(found, ModelLayers):
         return found
     model = owner.model
-    shapes = survey(model, x, what="the layer layouts for attribution").shapes
-    declared = owner.adapter.declared_layouts(shapes)
-    sized = {k: SimpleNamespace(shape=s) for k, s in shapes.items()}
-    hints = declared if declared is not None else layout_hints(model, sized)
+    found = survey(model, x, what="the layer layouts for attribution")
+    shapes, hints = found.shapes, layouts(model, found)
     # A module with one plain tensor output is a layer attribution can read (no calls #2, no parts).
     order = [k for k in shapes if parse_key(k).call == 1 and not parse_key(k).part]
-    layers = ModelLayers(order, {k: shapes[k] for k in order}, hints)
+    pixel_scores = segmentation_scores(found.output)
+    classes = None if pixel_scores is None else int(pixel_scores.shape[0])
+    layers = ModelLayers(order, {k: shapes[k] for k in order}, hints, int(x.shape[0]), classes)
     owner.memo[key] = layers
     return layers
 
@@ -133,24 +148,12 @@ def _nearby(layers: ModelLayers, name: str | None, count: int = 4) -> str:
     return ", ".join(repr(n) for n in sorted(closest, key=position.__getitem__))
 
 
-def record(
-    owner: ModelOwner, model: nn.Module, x: Tensor, names: Sequence[str]
-) -> tuple[dict[str, Tensor], object]:
-    """Run the model on ``x`` keeping each named layer's first output *by reference*, graph kept.
+def recording(model: nn.Module, names: Sequence[str]) -> Recording:
+    """The named layers recorded as attribution reads them: the whole forward to the model's
+    output (:meth:`Recording.with_output`), each layer's first output kept with its graph *by
+    reference*, so that gradients of the output can be taken with respect to it.
 
-    The outputs must stay the very tensors the rest of the forward used, so that gradients of the
-    model's output can be taken with respect to them. (A later in-place op, such as a
-    ``ReLU(inplace=True)`` after a batch norm, then shows in both the values and the gradients:
-    the layer is read as it was after that op.) Returns the outputs and the model's own output.
+    (A later in-place op, such as a ``ReLU(inplace=True)`` after a batch norm, then shows in both
+    the values and the gradients: the layer is read as it was after that op.)
     """
-    kept: dict[str, Tensor] = {}
-
-    def keep(name: str, output: object) -> None:
-        if name not in kept:
-            parts = flatten(name, output)
-            if len(parts) == 1:
-                kept[name] = parts[0][1]
-
-    with owner.adapter.watch(model, list(names), keep):
-        output = owner.adapter.forward(model, x, copy=False)
-    return kept, output
+    return Recording(model, list(names), keep_graph=True, by_reference=True)
