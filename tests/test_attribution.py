@@ -223,3 +223,17 @@ def test_mobilenet_v2_gradcam_looks_at_the_cat() -> None:
     cat = result.map[:, : int(370 * scale)]
     room = result.map[:, int(385 * scale) :]
     assert cat.mean() > 2 * room.mean(), (cat.mean(), room.mean())
+
+
+def test_a_wrapped_model_is_explained_as_the_network_inside() -> None:
+    """DataParallel (and torch.compile's wrapper) hand over the network inside: the same maps,
+    and the wrapper is left as it was."""
+    model = make_tiny_cnn().eval()
+    wrapped = nn.DataParallel(model)
+    before = model_state(wrapped)
+    plain = attribute(model, photo(), 1, size=32)
+    with pytest.warns(UserWarning, match="DataParallel"):
+        inside = attribute(wrapped, photo(), 1, size=32)
+    assert inside.layer == plain.layer and inside.target == plain.target == 1
+    np.testing.assert_array_equal(inside.map, plain.map)
+    assert_model_unchanged(wrapped, before)

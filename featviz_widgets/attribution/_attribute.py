@@ -80,7 +80,7 @@ def attribute(
     >>> result = attribute(model, "cat.jpg", "tabby", weights=weights)  # doctest: +SKIP
     >>> result.png(opacity=0.4)  # doctest: +SKIP
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     names = _class_names(model, weights, labels)
     index = _class_index(target, names) if isinstance(target, str) else target
     prepared = prepared_image(model, img, weights, size)

@@ -89,7 +89,7 @@ def faithfulness(
     >>> scores.deletion < scores.insertion  # doctest: +SKIP
     True
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     if not isinstance(attribution, Attribution):
         raise TypeError(
             f"attribution must be what attribute() returned, got {type(attribution).__name__}"

@@ -94,7 +94,7 @@ def sanity_check(
     >>> check.passed, round(check.correlation, 2)  # doctest: +SKIP
     (False, 0.99)
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise TypeError(f"threshold must be a number in (-1, 1], got {type(threshold).__name__}")
     if not -1.0 < threshold <= 1.0:

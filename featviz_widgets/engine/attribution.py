@@ -90,7 +90,7 @@ def attribution_maps(
     :data:`~.attribution_input.INPUT_OPTIONS`; ScoreCAM takes ``batch_size``). ValueError or
     TypeError, naming the fix, for a bad method, target, layer, option or input.
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     settings = _check_call(method, x, layer, options or {})
     owner = owner_for(model)
     with owner.using():

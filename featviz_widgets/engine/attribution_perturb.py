@@ -41,7 +41,7 @@ def perturbation_curve(
     score, a segmentation class's summed pixel scores). ``order``: int [N] flat pixel indices, first swapped first.
     Returns float64 ``[steps + 1]``.
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     height, width = int(x.shape[-2]), int(x.shape[-1])
     pixels = height * width
     if order.shape != (pixels,):

@@ -45,7 +45,7 @@ def randomized_copy(model: nn.Module, top_layers: int, seed: int = 0) -> tuple[n
     >>> randomized_copy(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)), 1)[1]
     ['1']
     """
-    check_model(model)
+    model = check_model(model)  # the network inside a compile/DataParallel wrapper
     if isinstance(top_layers, bool) or not isinstance(top_layers, int) or top_layers < 1:
         raise ValueError(
             f"top_layers must be a positive int (how many layers to re-initialize), got "
