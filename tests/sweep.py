@@ -186,8 +186,8 @@ def explain_with_defaults(
     assert np.isfinite(result.map).all(), result.layer
     if float(result.map.max()) == float(result.map.min()):
         # Grad-CAM clips negative evidence: with random weights a class can have none anywhere
-        # at the chosen layer (or gradients so small that their products underflow, as in a
-        # tiny random MobileViT). The only constant map allowed is that zero.
+        # at the chosen layer (or no activation at all: a tiny random MobileViT's last map is
+        # zero everywhere). The only constant map allowed is that zero.
         assert float(result.map.max()) == 0.0, (result.layer, "constant, non-zero map")
         assert np.isfinite(result.channels).all(), result.layer
 
