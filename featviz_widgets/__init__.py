@@ -33,6 +33,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "MaximizeSettings": ("featviz_widgets.optvis", "MaximizeSettings"),
     "top_examples": ("featviz_widgets.examples", "top_examples"),
     "attribute": ("featviz_widgets.attribution", "attribute"),
+    "sanity_check": ("featviz_widgets.attribution", "sanity_check"),
+    "faithfulness": ("featviz_widgets.attribution", "faithfulness"),
     "objectives": ("featviz_widgets.optvis.objectives", None),
     "render": ("featviz_widgets.render", None),
 }

@@ -26,8 +26,11 @@ grammar), ``_fx`` (graph nodes), ``_state`` (snapshot, device, dtype), ``_facts`
 class names and scores a model declares, the image list a detection model takes), ``_outputs``
 (what an output holds: class scores, detected boxes, a segmentation), ``owner`` (ModelOwner),
 ``budget`` (the memory budget), ``fused`` (the batch-norm-folded twin), ``receptive`` (how much
-of the image a layer sees), ``attribution`` (gradients of a class or channel: the CAM family
-on a layer's maps, Captum's input-space methods).
+of the image a layer sees), ``attribution`` (gradients of a class or channel: the entry point)
+with ``attribution_target`` (what is explained: a class, a channel, a detection, a segmentation
+class), ``attribution_layers`` (the default layer), ``attribution_cam`` (the CAM family on a
+layer's maps), ``attribution_input`` (Captum's input-space methods), ``attribution_perturb``
+(RISE deletion and insertion curves) and ``attribution_random`` (the model-randomization copy).
 
 Examples
 --------
