@@ -13,17 +13,18 @@ layer's row has class ``fvz-on``; clickable rows show a pointer cursor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
+
+from featviz_widgets.widgets._rows import PickableRows
 
 _STATIC = Path(__file__).parents[2] / "_static"  # featviz_widgets/widgets/_static
 
 
-class LayerTable(anywidget.AnyWidget):
+class LayerTable(PickableRows):
     """A table of layers (``header``, ``rows``), the ``selected`` key highlighted, rows clickable.
 
     Examples
@@ -36,13 +37,10 @@ class LayerTable(anywidget.AnyWidget):
     header = traitlets.List(traitlets.Unicode()).tag(sync=True)
     rows = traitlets.List(traitlets.List()).tag(sync=True)  # [key or "", *cells] per row
     selected = traitlets.Unicode("").tag(sync=True)
-    tip = traitlets.Unicode("").tag(sync=True)  # the tooltip of a clickable row
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._handler: Callable[[str], None] | None = None
         self.add_class("featviz-layers")
-        self.on_msg(self._on_message)
 
     def show(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """Replace the table (the browser rebuilds it once): ``rows`` are ``[key or "", *cells]``."""
@@ -53,16 +51,3 @@ class LayerTable(anywidget.AnyWidget):
     def row_keys(self) -> list[str]:
         """The keys of the clickable rows, in table order."""
         return [row[0] for row in self.rows if row and row[0]]
-
-    def on_pick(self, handler: Callable[[str], None] | None) -> None:
-        """Call ``handler(key)`` when a row is clicked (None: clicks do nothing)."""
-        self._handler = handler
-
-    def _on_message(self, _widget: Any, content: dict, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("event") != "pick":
-            return
-        key = content.get("key")
-        if not isinstance(key, str) or self._handler is None:
-            return
-        if key in self.row_keys():  # only what the table offers; anything else is ignored
-            self._handler(key)
